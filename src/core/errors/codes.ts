@@ -1,0 +1,53 @@
+/**
+ * Every error code Pipewright can emit, in one place. `docs/errors.md` documents each one and a test
+ * fails when a code is missing there. The kind decides who must act: `user` errors are fixed by editing
+ * input or configuration and are never retried; `operational` errors (network, timeouts, a busy store)
+ * may pass on their own and are retried by retry policies; `internal` errors are bugs in Pipewright.
+ */
+export type ErrorKind = 'user' | 'operational' | 'internal';
+
+export const ERROR_CODES = {
+  PW_USAGE: { kind: 'user', title: 'Invalid command-line usage' },
+  PW_PROJECT_NOT_FOUND: { kind: 'user', title: 'No Pipewright project in the folder' },
+  PW_PROJECT_INVALID: { kind: 'user', title: 'pipewright.yaml is invalid' },
+  PW_PIPELINE_NOT_FOUND: { kind: 'user', title: 'No pipeline with that id' },
+  PW_YAML_SYNTAX: { kind: 'user', title: 'A YAML file could not be parsed' },
+  PW_SPEC_INVALID: { kind: 'user', title: 'A pipeline definition has problems' },
+  PW_SPEC_UNKNOWN_FIELD: { kind: 'user', title: 'A field is not part of the schema' },
+  PW_SPEC_TYPE: { kind: 'user', title: 'A field has the wrong type or value' },
+  PW_SPEC_UNKNOWN_STEP_TYPE: { kind: 'user', title: 'A step uses a type that does not exist' },
+  PW_SPEC_DUPLICATE_STEP: { kind: 'user', title: 'Two steps share an id' },
+  PW_SPEC_UNKNOWN_STEP_REF: { kind: 'user', title: 'A step refers to a step that does not exist' },
+  PW_SPEC_CYCLE: { kind: 'user', title: 'Steps depend on each other in a cycle' },
+  PW_SPEC_CRON: { kind: 'user', title: 'A cron expression is invalid' },
+  PW_SPEC_TIMEZONE: { kind: 'user', title: 'A time zone is unknown' },
+  PW_SPEC_DURATION: { kind: 'user', title: 'A duration is invalid' },
+  PW_SPEC_TEMPLATE: { kind: 'user', title: 'A template does not parse' },
+  PW_SPEC_ID_MISMATCH: { kind: 'user', title: 'A pipeline id does not match its file name' },
+  PW_STEP_MODULE_INVALID: { kind: 'user', title: 'A user-written step module cannot be loaded' },
+  PW_TEMPLATE_UNKNOWN_VARIABLE: { kind: 'user', title: 'A template refers to an unknown variable' },
+  PW_TEMPLATE_RENDER: { kind: 'user', title: 'A template failed to render' },
+  PW_SECRET_MISSING: { kind: 'user', title: 'A secret reference cannot be resolved' },
+  PW_PARAM_INVALID: { kind: 'user', title: 'A run parameter is missing or invalid' },
+  PW_INPUT_NOT_FOUND: { kind: 'user', title: 'An input file does not exist' },
+  PW_INPUT_EMPTY: { kind: 'user', title: 'An input has no data' },
+  PW_INPUT_MALFORMED: { kind: 'user', title: 'An input file has malformed content' },
+  PW_DATASET_UNKNOWN: { kind: 'user', title: 'A step reads a dataset that no earlier step produced' },
+  PW_SQL_ERROR: { kind: 'user', title: 'A SQL statement failed' },
+  PW_CHECK_FAILED: { kind: 'user', title: 'A data-quality check failed' },
+  PW_OUTPUT_WRITE: { kind: 'operational', title: 'An output file could not be written' },
+  PW_STEP_TIMEOUT: { kind: 'operational', title: 'A step ran past its timeout' },
+  PW_RUN_TIMEOUT: { kind: 'operational', title: 'A run ran past its timeout' },
+  PW_CANCELLED: { kind: 'operational', title: 'The run was cancelled' },
+  PW_RUN_NOT_FOUND: { kind: 'user', title: 'No run with that id' },
+  PW_RUN_NOT_RESUMABLE: { kind: 'user', title: 'The run cannot be resumed' },
+  PW_STORE: { kind: 'operational', title: 'The state store failed' },
+  PW_IO: { kind: 'operational', title: 'A file-system operation failed' },
+  PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
+} as const satisfies Record<string, { kind: ErrorKind; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function kindOf(code: ErrorCode): ErrorKind {
+  return ERROR_CODES[code].kind;
+}

@@ -1,0 +1,83 @@
+/**
+ * The shape of a pipeline file (`pipelines/<id>.yaml`). This zod schema is the single source of the
+ * TypeScript types, the validation and the published JSON Schema. Step `with:` blocks are validated
+ * separately by each step type's own schema (see validate.ts), so this file stays step-agnostic.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const PIPELINE_ID = /^[a-z0-9][a-z0-9_-]*$/;
+
+export const durationSchema = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, {
+    message: 'expected a duration such as 500ms, 10s, 30m, 1h30m or 8d',
+  })
+  .describe('A duration: a number followed by ms, s, m, h, d or w; parts may be combined (1h30m).');
+
+export const retryPolicySchema = z
+  .strictObject({
+    attempts: z.int().min(1).max(100).describe('Total attempts, including the first one.'),
+    backoff: z.enum(['fixed', 'exponential']).default('exponential'),
+    delay: durationSchema.default('10s').describe('Wait before the second attempt.'),
+    max_delay: durationSchema.optional().describe('Upper bound for exponential backoff (default 10m).'),
+  })
+  .describe('How often a step is tried again after an operational error (never after a user error).');
+
+export const scheduleSchema = z
+  .strictObject({
+    cron: z.string().describe('Five- or six-field cron expression, evaluated in `timezone`.'),
+    timezone: z.string().optional().describe('IANA time zone such as Europe/Berlin (default: project timezone).'),
+    catchup: z.enum(['none', 'latest', 'all']).default('latest').describe('What to do with slots missed while down.'),
+    max_catchup: z.int().min(1).optional().describe('With catchup: all, the most missed slots to run.'),
+  })
+  .describe('When the pipeline runs on its own.');
+
+export const paramSchema = z
+  .strictObject({
+    type: z.enum(['string', 'number', 'integer', 'boolean', 'date']).default('string'),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    required: z.boolean().optional().describe('A run without a value fails validation (default: false).'),
+    enum: z.array(z.union([z.string(), z.number()])).optional().describe('The only accepted values.'),
+    description: z.string().optional(),
+  })
+  .describe('A run parameter, available to templates as params.<name>.');
+
+export const stepSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(IDENTIFIER, 'a step id is also a table name: letters, digits and underscores, not starting with a digit')
+      .describe('Unique within the pipeline; the step output dataset is a table with this name.'),
+    uses: z.string().describe('A built-in step type (files.read, sql, check, files.write, …) or ./path/to/module.js'),
+    description: z.string().optional(),
+    with: z.record(z.string(), z.unknown()).optional().describe('The step type configuration.'),
+    needs: z.array(z.string()).optional().describe('Steps that must succeed before this one starts.'),
+    retries: retryPolicySchema.optional(),
+    timeout: durationSchema.optional().describe('Abort the step after this long.'),
+  })
+  .describe('One step of the pipeline.');
+
+export const pipelineSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(PIPELINE_ID, 'lower-case letters, digits, - and _, starting with a letter or digit')
+      .describe('Unique within the project; usually the file name without .yaml.'),
+    description: z.string().optional(),
+    timezone: z.string().optional().describe('Time zone for dates in templates (default: schedule, then project).'),
+    schedule: scheduleSchema.optional(),
+    params: z.record(z.string().regex(IDENTIFIER), paramSchema).optional(),
+    retries: retryPolicySchema.optional().describe('Default retry policy of every step.'),
+    timeout: durationSchema.optional().describe('Abort the whole run after this long.'),
+    concurrency: z.int().min(1).max(64).optional().describe('Most steps running at once (default 2).'),
+    steps: z.array(stepSchema).min(1, 'a pipeline needs at least one step'),
+  })
+  .describe('A Pipewright pipeline definition.');
+
+export type RetryPolicy = z.output<typeof retryPolicySchema>;
+export type ScheduleSpec = z.output<typeof scheduleSchema>;
+export type ParamSpec = z.output<typeof paramSchema>;
+export type StepSpec = z.output<typeof stepSchema>;
+export type PipelineSpec = z.output<typeof pipelineSchema>;

@@ -1,0 +1,52 @@
+/**
+ * The shape of `pipewright.yaml`, the project file. Every field has an embedded default so that a
+ * project folder with an empty file runs: SQLite state, a local workspace, no servers.
+ */
+import { z } from 'zod';
+import { durationSchema, retryPolicySchema } from './pipeline-schema.js';
+
+export const projectSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    timezone: z.string().default('UTC').describe('Default time zone of pipelines and templates.'),
+    state: z
+      .string()
+      .default('.pipewright/state.db')
+      .describe('The state store: a SQLite file path relative to the project (default .pipewright/state.db).'),
+    pipelines_dir: z.string().default('pipelines'),
+    workspace: z
+      .strictObject({
+        dir: z.string().default('.pipewright/runs'),
+        keep: z
+          .enum(['never', 'on_failure', 'always'])
+          .default('on_failure')
+          .describe('Keep a run workspace (its DuckDB file) after the run: failed runs are kept to be resumed.'),
+      })
+      .prefault({}),
+    artifacts: z
+      .strictObject({
+        dir: z.string().default('.pipewright/artifacts'),
+        keep_days: z.int().min(0).default(90).describe('Delete artifacts of runs older than this (0 = keep forever).'),
+      })
+      .prefault({}),
+    duckdb: z
+      .strictObject({
+        memory_limit: z.string().default('1GB'),
+        threads: z.int().min(1).optional(),
+      })
+      .prefault({}),
+    defaults: z
+      .strictObject({
+        retries: retryPolicySchema.optional(),
+        timeout: durationSchema.optional(),
+        concurrency: z.int().min(1).max(64).optional(),
+      })
+      .prefault({}),
+    connections: z
+      .record(z.string(), z.looseObject({ type: z.string() }))
+      .default({})
+      .describe('Named connections to databases and stores, used by connector steps.'),
+  })
+  .describe('Pipewright project settings (pipewright.yaml).');
+
+export type ProjectSpec = z.output<typeof projectSchema>;

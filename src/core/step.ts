@@ -1,0 +1,119 @@
+/**
+ * The step-type plugin interface. A step type is a typed config schema plus one `run(ctx, config)`.
+ * Built-in steps and user-written modules (`uses: ./steps/x.js`) implement exactly this, and a step
+ * reaches the world only through its context, so it can be tested against a real context on a temp
+ * folder.
+ */
+import type { z } from 'zod';
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+export type StepKind = 'extract' | 'transform' | 'load' | 'report' | 'deliver' | 'custom';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface StepLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+export type Row = Record<string, unknown>;
+
+/** The run's DuckDB database, where every step's output dataset is a table named after the step. */
+export interface Datasets {
+  /** This step's own connection; closed by the engine after the step. Interrupted on abort. */
+  readonly connection: DuckDBConnection;
+  /** Runs one or more statements, discarding results. */
+  run(sql: string, values?: Record<string, unknown>): Promise<void>;
+  /** Runs a query and returns its rows as plain objects; for small results only. */
+  query<T extends Row = Row>(sql: string, values?: Record<string, unknown>): Promise<T[]>;
+  exists(name: string): Promise<boolean>;
+  rowCount(name: string): Promise<number>;
+  columns(name: string): Promise<ColumnInfo[]>;
+  /**
+   * Builds this step's output table under a temporary name, then swaps it in atomically, so a reader
+   * never sees half a dataset. `build` receives the quoted temporary table name to create.
+   * Returns the row count of the new dataset.
+   */
+  replaceOutput(build: (tempTable: string) => Promise<void>): Promise<number>;
+}
+
+export interface ArtifactInfo {
+  name: string;
+  path: string;
+  bytes: number;
+  contentType?: string | undefined;
+}
+
+export interface Artifacts {
+  /** Folder where this step may write artifact files; files land there under temporary names. */
+  readonly dir: string;
+  /** Registers a file (already fully written and renamed) as an artifact of this run. */
+  register(path: string, options?: { name?: string; contentType?: string }): Promise<ArtifactInfo>;
+}
+
+export interface RunInfo {
+  id: string;
+  pipelineId: string;
+  /** When the run was meant to happen (the schedule slot, or the trigger time of a manual run). */
+  scheduledFor: Date;
+  startedAt: Date;
+  trigger: string;
+  timezone: string;
+}
+
+export interface StepContext {
+  readonly run: RunInfo;
+  readonly stepId: string;
+  readonly attempt: number;
+  readonly projectDir: string;
+  /** The run's private working folder (temp files, spill space); removed per the retention policy. */
+  readonly workspaceDir: string;
+  readonly signal: AbortSignal;
+  readonly log: StepLogger;
+  readonly datasets: Datasets;
+  readonly artifacts: Artifacts;
+  now(): Date;
+  /** Resolves a path from the pipeline definition: relative paths are relative to the project folder. */
+  resolvePath(path: string): string;
+}
+
+/** What a step reports back; `outputs` become `steps.<id>.outputs` in later templates. */
+export interface StepResult {
+  rows?: number;
+  bytes?: number;
+  outputs?: Record<string, unknown>;
+  /** Non-fatal findings (for example a `check` rule with severity warn). */
+  warnings?: string[];
+}
+
+export interface StepDefinition<Config extends z.ZodType = z.ZodType> {
+  type: string;
+  kind: StepKind;
+  description: string;
+  /** A strict zod object: unknown fields are errors. */
+  config: Config;
+  /**
+   * The datasets (step ids) this step reads, derived from its raw config, so the DAG can order it
+   * after their producers without an explicit `needs`.
+   */
+  inputs?: (config: z.output<Config>, knownSteps: readonly string[]) => string[];
+  /** Whether this step produces an output dataset named after itself (default true). */
+  producesDataset?: boolean;
+  run(ctx: StepContext, config: z.output<Config>): Promise<StepResult>;
+}
+
+/** Identity function that exists to infer the config type for `run`. */
+export function defineStep<Config extends z.ZodType>(definition: StepDefinition<Config>): StepDefinition<Config> {
+  return definition;
+}
+
+// A registry holds definitions of many config types; `any` is the honest erasure here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStepDefinition = StepDefinition<any>;
