@@ -16,14 +16,31 @@ export function parseDuration(text: string): number | undefined {
     total += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
     consumed += whole.length;
   }
-  return consumed === trimmed.length && total > 0 ? Math.round(total) : undefined;
+  // A run of digits long enough to overflow would otherwise come back as Infinity.
+  return consumed === trimmed.length && total > 0 && Number.isFinite(total) ? Math.round(total) : undefined;
 }
 
+const pad = (value: number): string => value.toString().padStart(2, '0');
+
+/**
+ * A short human reading of a duration (`850ms`, `4.25s`, `12.5s`, `3m07s`, `2h05m`). Each unit is
+ * chosen after rounding, so 59.96s reads `1m00s`, never `60.0s` or `1m60s`.
+ */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  if (minutes < 60) return `${minutes}m${seconds.toString().padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h${(minutes % 60).toString().padStart(2, '0')}m`;
+  if (ms < 0) return `-${formatDuration(-ms)}`;
+  const whole = Math.round(ms);
+  if (whole < 1000) return `${whole}ms`;
+  const hundredths = Math.round(ms / 10);
+  if (hundredths < 1000) return `${(hundredths / 100).toFixed(2)}s`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${pad(seconds % 60)}s`;
+  const minutes = Math.round(ms / 60_000);
+  return `${Math.floor(minutes / 60)}h${pad(minutes % 60)}m`;
+}
+
+/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); longer timeouts mean "no timeout". */
+export function timerDelay(ms: number | undefined): number | undefined {
+  return ms === undefined || ms > 2_147_483_647 ? undefined : ms;
 }

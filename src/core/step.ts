@@ -66,6 +66,8 @@ export interface RunInfo {
   startedAt: Date;
   trigger: string;
   timezone: string;
+  /** Validated run parameters (defaults applied). */
+  params: Readonly<Record<string, unknown>>;
 }
 
 export interface StepContext {

@@ -62,6 +62,7 @@ export interface NewRun {
   pid?: number;
 }
 
+/** A key present with the value `undefined` clears that field (e.g. a resumed run drops its error). */
 export type RunPatch = Partial<
   Pick<RunRecord, 'status' | 'startedAt' | 'finishedAt' | 'attempt' | 'workspace' | 'host' | 'pid' | 'error'>
 >;
@@ -155,9 +156,12 @@ export interface StateStore {
   createRun(run: NewRun): Promise<RunRecord>;
   updateRun(id: string, patch: RunPatch): Promise<void>;
   getRun(id: string): Promise<RunRecord | undefined>;
-  /** Runs whose id starts with the prefix (so users can type the first characters of an id). */
+  /**
+   * Runs whose id starts with the prefix, case-sensitively (so users can type the first characters of an
+   * id); newest first, default limit 20.
+   */
   findRunsByIdPrefix(prefix: string, limit?: number): Promise<RunRecord[]>;
-  /** Newest first. */
+  /** Newest first (queued_at, then id); default limit 100. */
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
 
   startStepAttempt(attempt: Omit<StepAttemptRecord, 'status'> & { status?: StepStatus }): Promise<void>;
@@ -166,7 +170,7 @@ export interface StateStore {
   listStepAttempts(runId: string): Promise<StepAttemptRecord[]>;
 
   appendLogs(entries: readonly LogEntry[]): Promise<void>;
-  /** In order; `afterId` continues a previous read (for following a live run). */
+  /** In order; `afterId` continues a previous read (for following a live run); default limit 1000. */
   listLogs(runId: string, options?: { afterId?: number; limit?: number; stepId?: string }): Promise<StoredLogEntry[]>;
 
   addArtifact(artifact: Omit<ArtifactRecord, 'id'>): Promise<ArtifactRecord>;
@@ -176,5 +180,6 @@ export interface StateStore {
   markArtifactDeleted(id: number, at: Date): Promise<void>;
 
   recordDataLoad(load: Omit<DataLoadRecord, 'id'>): Promise<DataLoadRecord>;
+  /** Newest first; default limit 100. */
   listDataLoads(filter?: { runId?: string; pipelineId?: string; limit?: number }): Promise<DataLoadRecord[]>;
 }

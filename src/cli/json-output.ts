@@ -1,0 +1,51 @@
+/** Stable JSON shapes for `--json` output (snake_case, ISO times), shared by every command. */
+import type { ArtifactRecord, RunRecord, StepAttemptRecord } from '../store/state-store.js';
+
+const iso = (date: Date | undefined) => date?.toISOString() ?? null;
+
+export function runToJson(run: RunRecord) {
+  return {
+    id: run.id,
+    pipeline: run.pipelineId,
+    revision: run.revision,
+    status: run.status,
+    trigger: run.trigger,
+    params: run.params,
+    scheduled_for: iso(run.scheduledFor),
+    queued_at: iso(run.queuedAt),
+    started_at: iso(run.startedAt),
+    finished_at: iso(run.finishedAt),
+    attempt: run.attempt,
+    workspace: run.workspace ?? null,
+    error: run.error ? { code: run.error.code, message: run.error.message, hint: run.error.hint ?? null, step: run.error.stepId ?? null } : null,
+  };
+}
+
+export function stepAttemptToJson(attempt: StepAttemptRecord) {
+  return {
+    step: attempt.stepId,
+    attempt: attempt.attempt,
+    run_attempt: attempt.runAttempt,
+    status: attempt.status,
+    started_at: iso(attempt.startedAt),
+    finished_at: iso(attempt.finishedAt),
+    rows: attempt.rows ?? null,
+    bytes: attempt.bytes ?? null,
+    outputs: attempt.outputs ?? {},
+    warnings: attempt.warnings ?? [],
+    error: attempt.error ? { code: attempt.error.code, message: attempt.error.message, hint: attempt.error.hint ?? null } : null,
+  };
+}
+
+export function artifactToJson(artifact: ArtifactRecord) {
+  return {
+    step: artifact.stepId ?? null,
+    name: artifact.name,
+    path: artifact.path,
+    bytes: artifact.bytes,
+    sha256: artifact.sha256 ?? null,
+    content_type: artifact.contentType ?? null,
+    created_at: iso(artifact.createdAt),
+    deleted_at: iso(artifact.deletedAt),
+  };
+}

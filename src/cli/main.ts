@@ -1,0 +1,119 @@
+/**
+ * The `pipewright` command line. Each command lives in its own module; this file wires them to
+ * commander and turns every error into one clear block and the right exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { PwError, toPwError } from '../core/errors/pw-error.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { formatError } from './format-error.js';
+import { styleFor } from './style.js';
+import { initCommand } from './commands/init.js';
+import { validateCommand } from './commands/validate.js';
+import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
+import { showCommand } from './commands/show.js';
+import { logsCommand } from './commands/logs.js';
+import { schemaCommand } from './commands/schema.js';
+import { demoCommand } from './commands/demo.js';
+import { VERSION } from '../version.js';
+
+export interface GlobalOptions {
+  project: string;
+  verbose: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('pipewright')
+    .description('Scheduled data pipelines that end in a report.')
+    .version(VERSION)
+    .option('-p, --project <dir>', 'the project folder', process.env.PIPEWRIGHT_PROJECT ?? '.')
+    .option('--verbose', 'print stack traces with errors', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const set = (code: number) => {
+    exitCode = code;
+  };
+
+  program
+    .command('init')
+    .description('create a project with a demo pipeline and sample data')
+    .argument('<dir>', 'folder to create (must be empty or missing)')
+    .action(async (dir: string) => set(await initCommand(dir)));
+
+  program
+    .command('validate')
+    .description('check pipewright.yaml and every pipeline, reporting all problems at once')
+    .option('--json', 'print machine-readable results')
+    .action(async (options: { json?: boolean }) => set(await validateCommand(globals(), options)));
+
+  program
+    .command('run')
+    .description('run a pipeline now (or resume a failed run)')
+    .argument('[pipeline]', 'pipeline id')
+    .option('--param <name=value>', 'a run parameter (repeatable)', collect, [])
+    .option('--resume <run-id>', 'continue a failed, cancelled or crashed run from its first unfinished step')
+    .option('--json', 'print the run record as JSON when done')
+    .action(async (pipeline: string | undefined, options: { param: string[]; resume?: string; json?: boolean }) =>
+      set(await runCommand(globals(), pipeline, options)),
+    );
+
+  program
+    .command('runs')
+    .description('list recent runs, newest first')
+    .option('--pipeline <id>', 'only runs of this pipeline')
+    .addOption(new Option('--status <status>', 'only runs with this status').choices(['queued', 'running', 'succeeded', 'failed', 'cancelled']))
+    .option('--limit <n>', 'how many runs', '20')
+    .option('--json', 'print JSON')
+    .action(async (options: { pipeline?: string; status?: string; limit: string; json?: boolean }) =>
+      set(await runsCommand(globals(), options)),
+    );
+
+  program
+    .command('show')
+    .description('show one run: status, steps, errors, artifacts')
+    .argument('<run-id>', 'run id or a unique prefix of it')
+    .option('--json', 'print JSON')
+    .action(async (runId: string, options: { json?: boolean }) => set(await showCommand(globals(), runId, options)));
+
+  program
+    .command('logs')
+    .description("print a run's log")
+    .argument('<run-id>', 'run id or a unique prefix of it')
+    .option('--step <id>', 'only this step')
+    .option('--json', 'print JSON lines')
+    .action(async (runId: string, options: { step?: string; json?: boolean }) => set(await logsCommand(globals(), runId, options)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of pipeline files (or of pipewright.yaml)')
+    .addOption(new Option('--for <file>', 'which file the schema describes').choices(['pipeline', 'project']).default('pipeline'))
+    .action(async (options: { for: 'pipeline' | 'project' }) => set(await schemaCommand(globals(), options)));
+
+  program
+    .command('demo')
+    .description('create ./demo (if missing) and run its weekly-temperature pipeline')
+    .option('--dir <dir>', 'where the demo project lives', 'demo')
+    .action(async (options: { dir: string }) => set(await demoCommand(globals(), options)));
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version requests end here too, with code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    }
+    const pwError = error instanceof PwError ? error : toPwError(error);
+    const verbose = argv.includes('--verbose');
+    process.stderr.write(`${formatError(pwError, styleFor(process.stderr), { verbose })}\n`);
+    return exitCodeFor(pwError);
+  }
+  return exitCode;
+}

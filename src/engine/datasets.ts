@@ -1,0 +1,78 @@
+/**
+ * The `Datasets` view a step gets of the run database: plain helpers over its own connection, and an
+ * atomic way to publish the step's output table (build under a temporary name, swap in one
+ * transaction).
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { ColumnInfo, Datasets, Row } from '../core/step.js';
+import { quoteIdent } from '../core/sql-identifiers.js';
+
+export function temporaryTableName(stepId: string): string {
+  return `__pw_building_${stepId}`;
+}
+
+/** DuckDB returns BIGINT counts as bigint; JSON and templates want numbers when they fit. */
+export function plainValue(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  return value;
+}
+
+export function createDatasets(connection: DuckDBConnection, stepId: string): Datasets {
+  const query = async <T extends Row = Row>(sql: string, values?: Record<string, unknown>): Promise<T[]> => {
+    const reader = await connection.runAndReadAll(sql, values as Record<string, DuckDBValue> | undefined);
+    return reader.getRowObjectsJS().map((row) => {
+      const plain: Row = {};
+      for (const [key, value] of Object.entries(row)) plain[key] = plainValue(value);
+      return plain as T;
+    });
+  };
+
+  const datasets: Datasets = {
+    connection,
+    async run(sql, values) {
+      await connection.run(sql, values as Record<string, DuckDBValue> | undefined);
+    },
+    query,
+    async exists(name) {
+      // A dataset is a persistent table or view of the run database; temporary objects are private to a step.
+      const rows = await query<{ n: number }>(
+        `SELECT count(*) AS n FROM (
+           SELECT table_name AS name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary
+           UNION ALL
+           SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT temporary AND NOT internal
+         ) WHERE name = $name`,
+        { name },
+      );
+      return (rows[0]?.n ?? 0) > 0;
+    },
+    async rowCount(name) {
+      const rows = await query<{ n: number }>(`SELECT count(*) AS n FROM ${quoteIdent(name)}`);
+      return rows[0]?.n ?? 0;
+    },
+    async columns(name): Promise<ColumnInfo[]> {
+      return query<{ name: string; type: string }>(
+        "SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = $name ORDER BY column_index",
+        { name },
+      );
+    },
+    async replaceOutput(build) {
+      const temp = quoteIdent(temporaryTableName(stepId));
+      await connection.run(`DROP TABLE IF EXISTS ${temp}`);
+      try {
+        await build(temp);
+        await connection.run('BEGIN TRANSACTION');
+        await connection.run(`DROP TABLE IF EXISTS ${quoteIdent(stepId)}`);
+        await connection.run(`ALTER TABLE ${temp} RENAME TO ${quoteIdent(stepId)}`);
+        await connection.run('COMMIT');
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        await connection.run(`DROP TABLE IF EXISTS ${temp}`).catch(() => undefined);
+        throw error;
+      }
+      return datasets.rowCount(stepId);
+    },
+  };
+  return datasets;
+}

@@ -1,0 +1,252 @@
+/**
+ * Executes a pipeline run end to end: records the revision and the run, runs the step DAG in the
+ * run's own DuckDB database, and records how it ended. A resumed run reuses its workspace and skips
+ * the steps that already succeeded (their datasets are in the run database and their results in the
+ * store), continuing from the first unfinished step.
+ */
+import { hostname } from 'node:os';
+import { access } from 'node:fs/promises';
+import type { StepResult } from '../core/step.js';
+import { PwError, toPwError, type SourceLocation } from '../core/errors/pw-error.js';
+import { parseDuration, timerDelay } from '../core/duration.js';
+import type { PipelineSpec } from '../core/spec/pipeline-schema.js';
+import type { ProjectSpec } from '../core/spec/project-schema.js';
+import type { StepRegistry } from '../steps/registry.js';
+import type { RunRecord, StateStore } from '../store/state-store.js';
+import { buildPlan } from '../core/spec/plan.js';
+import { definitionHash } from '../core/spec/revision-hash.js';
+import { Redactor, renderConfig } from '../core/secrets.js';
+import { runDag } from './dag-runner.js';
+import { openRunDatabase, type RunDatabase } from './run-database.js';
+import { RunLog } from './run-log.js';
+import { runStep } from './run-step.js';
+import { newRunId } from './run-ids.js';
+import { applyArtifactRetention, removeWorkspace, runPaths, shouldKeepWorkspace } from './workspace.js';
+import type { RunListener } from './run-events.js';
+
+export interface RunRequest {
+  projectDir: string;
+  project: ProjectSpec;
+  registry: StepRegistry;
+  pipeline: PipelineSpec;
+  /** Where each step is defined, for error messages. */
+  stepLocations?: ReadonlyMap<string, SourceLocation>;
+  sourcePath: string;
+  store: StateStore;
+  params: Record<string, unknown>;
+  trigger: string;
+  scheduledFor?: Date;
+  signal?: AbortSignal;
+  listener?: RunListener;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Resume this run instead of starting a new one (its stored definition is used). */
+  resume?: RunRecord;
+}
+
+export interface RunOutcome {
+  run: RunRecord;
+  error?: PwError;
+}
+
+const DEFAULT_CONCURRENCY = 2;
+
+export async function executeRun(request: RunRequest): Promise<RunOutcome> {
+  const { store, project, pipeline } = request;
+  const now = new Date();
+  const env = request.env ?? process.env;
+  const timezone = pipeline.timezone ?? pipeline.schedule?.timezone ?? project.timezone;
+
+  let run: RunRecord;
+  const results = new Map<string, StepResult>();
+  if (request.resume) {
+    run = request.resume;
+    for (const attempt of await store.listStepAttempts(run.id)) {
+      if (attempt.status === 'running') {
+        // Left behind by a process that died mid-step; say so in the history instead of leaving it open.
+        await store.finishStepAttempt(run.id, attempt.stepId, attempt.attempt, {
+          status: 'failed',
+          finishedAt: now,
+          error: {
+            code: 'PW_PROCESS_LOST',
+            message: 'The process running this step stopped before the step finished',
+            stepId: attempt.stepId,
+          },
+        });
+      }
+      if (attempt.status === 'succeeded') {
+        results.set(attempt.stepId, { rows: attempt.rows, bytes: attempt.bytes, outputs: attempt.outputs ?? {} } as StepResult);
+      }
+    }
+    await store.updateRun(run.id, {
+      status: 'running',
+      attempt: run.attempt + 1,
+      startedAt: now,
+      finishedAt: undefined,
+      error: undefined,
+      host: hostname(),
+      pid: process.pid,
+    });
+    run = { ...run, status: 'running', attempt: run.attempt + 1, startedAt: now, host: hostname(), pid: process.pid };
+    delete run.error;
+    delete run.finishedAt;
+  } else {
+    const { revision } = await store.savePipelineRevision({
+      pipelineId: pipeline.id,
+      hash: definitionHash(pipeline),
+      definition: pipeline,
+      sourcePath: request.sourcePath,
+      at: now,
+    });
+    const id = newRunId(now);
+    const paths = runPaths(request.projectDir, project, id);
+    run = await store.createRun({
+      id,
+      pipelineId: pipeline.id,
+      revision: revision.revision,
+      status: 'running',
+      trigger: request.trigger,
+      params: request.params,
+      scheduledFor: request.scheduledFor ?? now,
+      queuedAt: now,
+      startedAt: now,
+      workspace: paths.workspaceDir,
+      host: hostname(),
+      pid: process.pid,
+    });
+  }
+
+  const paths = runPaths(request.projectDir, project, run.id);
+  const redactor = new Redactor();
+  const log = new RunLog(store, run.id, redactor, paths.fallbackLogFile, (entry) => request.listener?.({ type: 'log', entry }));
+  const plan = buildPlan(pipeline, request.registry);
+  request.listener?.({ type: 'run-started', run, steps: plan.nodes.map((node) => node.id), alreadyDone: [...results.keys()] });
+
+  const controller = new AbortController();
+  const onExternalAbort = () =>
+    controller.abort(new PwError('PW_CANCELLED', 'The run was cancelled', { hint: 'Resume it with `pipewright run --resume`.' }));
+  if (request.signal?.aborted) onExternalAbort();
+  request.signal?.addEventListener('abort', onExternalAbort, { once: true });
+  const runTimeoutMs = timerDelay(pipeline.timeout === undefined ? undefined : parseDuration(pipeline.timeout));
+  const runTimer =
+    runTimeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            controller.abort(
+              new PwError('PW_RUN_TIMEOUT', `The run took longer than the pipeline timeout of ${pipeline.timeout}`, {
+                hint: 'Raise `timeout` in the pipeline, or resume the run to continue from where it stopped.',
+              }),
+            ),
+          runTimeoutMs,
+        );
+
+  let database: RunDatabase | undefined;
+  let failure: PwError | undefined;
+  try {
+    if (request.resume) await ensureWorkspace(paths.databaseFile, run.id);
+    database = await openRunDatabase(paths.databaseFile, { memoryLimit: project.duckdb.memory_limit, threads: project.duckdb.threads });
+    log.write('info', request.resume ? `resuming run (attempt ${run.attempt}); ${results.size} steps already done` : `run started by ${run.trigger}`);
+    const openDatabase = database;
+    const stepsById = new Map(pipeline.steps.map((step) => [step.id, step]));
+    const outcome = await runDag({
+      nodes: plan.nodes,
+      concurrency: pipeline.concurrency ?? project.defaults.concurrency ?? DEFAULT_CONCURRENCY,
+      signal: controller.signal,
+      alreadyDone: new Set(results.keys()),
+      execute: async (stepId) => {
+        const step = stepsById.get(stepId) as (typeof pipeline.steps)[number];
+        const definition = request.registry.get(step.uses);
+        if (!definition) throw new PwError('PW_SPEC_UNKNOWN_STEP_TYPE', `Unknown step type '${step.uses}'`);
+        const scope = templateScope(run, pipeline, timezone, results);
+        const result = await runStep({
+          step,
+          definition,
+          run: {
+            id: run.id,
+            pipelineId: pipeline.id,
+            scheduledFor: run.scheduledFor,
+            startedAt: run.startedAt ?? now,
+            trigger: run.trigger,
+            timezone,
+            params: run.params,
+          },
+          runAttempt: run.attempt,
+          projectDir: request.projectDir,
+          workspaceDir: paths.workspaceDir,
+          artifactsDir: paths.artifactsDir,
+          database: openDatabase,
+          store,
+          log,
+          signal: controller.signal,
+          retries: pipeline.retries ?? project.defaults.retries,
+          location: request.stepLocations?.get(stepId),
+          renderConfig: (raw) => renderConfig(raw, scope, { timezone, env, projectDir: request.projectDir, redactor }),
+          redact: (text) => redactor.redact(text),
+          onAttempt: (attempt) => request.listener?.({ type: 'step-started', stepId, attempt, at: new Date() }),
+        }).catch((error: unknown) => {
+          request.listener?.({ type: 'step-failed', stepId, error: toPwError(error), at: new Date() });
+          throw error;
+        });
+        results.set(stepId, result);
+        request.listener?.({ type: 'step-succeeded', stepId, result, at: new Date() });
+      },
+    });
+    const firstFailure = outcome.failed[0];
+    if (firstFailure) failure = toPwError(firstFailure.error);
+    else if (controller.signal.aborted) failure = toPwError(controller.signal.reason);
+  } catch (error) {
+    failure = toPwError(error);
+  } finally {
+    if (runTimer) clearTimeout(runTimer);
+    request.signal?.removeEventListener('abort', onExternalAbort);
+  }
+
+  const status = failure === undefined ? 'succeeded' : failure.code === 'PW_CANCELLED' ? 'cancelled' : 'failed';
+  const finishedAt = new Date();
+  const error = failure && {
+    code: failure.code,
+    message: redactor.redact(failure.message),
+    hint: failure.hint,
+    stepId: 'stepId' in failure ? String(failure.stepId) : undefined,
+  };
+  log.write(status === 'succeeded' ? 'info' : 'error', `run ${status}${error ? `: ${error.code} ${error.message}` : ''}`);
+  await log.flush();
+  await store.updateRun(run.id, { status, finishedAt, error });
+  run = { ...run, status, finishedAt, ...(error ? { error } : {}) };
+  database?.close();
+  if (!shouldKeepWorkspace(project.workspace.keep, status === 'succeeded')) await removeWorkspace(paths);
+  await applyArtifactRetention(store, request.projectDir, project, finishedAt).catch((cause: unknown) => {
+    process.emitWarning(`artifact retention failed: ${(cause as Error).message}`);
+  });
+  request.listener?.({ type: 'run-finished', run });
+  return failure ? { run, error: failure } : { run };
+}
+
+function templateScope(run: RunRecord, pipeline: PipelineSpec, timezone: string, results: ReadonlyMap<string, StepResult>) {
+  const steps: Record<string, unknown> = {};
+  for (const [id, result] of results) steps[id] = { rows: result.rows ?? null, bytes: result.bytes ?? null, outputs: result.outputs ?? {} };
+  return {
+    params: run.params,
+    run: {
+      id: run.id,
+      pipeline: pipeline.id,
+      scheduled_for: run.scheduledFor,
+      started_at: run.startedAt ?? new Date(),
+      trigger: run.trigger,
+      timezone,
+      attempt: run.attempt,
+    },
+    steps,
+    trigger: {},
+  };
+}
+
+async function ensureWorkspace(databaseFile: string, runId: string): Promise<void> {
+  try {
+    await access(databaseFile);
+  } catch {
+    throw new PwError('PW_RUN_NOT_RESUMABLE', `Run ${runId} has no workspace left at ${databaseFile}`, {
+      hint: 'Its workspace was cleaned up; start a new run instead (set workspace.keep: on_failure to keep failed runs resumable).',
+    });
+  }
+}

@@ -1,0 +1,34 @@
+/** Backoff between step attempts: fixed or exponential with full jitter, capped. */
+import { parseDuration } from '../core/duration.js';
+import type { RetryPolicy } from '../core/spec/pipeline-schema.js';
+
+const DEFAULT_MAX_DELAY_MS = 10 * 60_000;
+
+/** Delay before attempt `nextAttempt` (2 = the first retry). Jitter spreads retries of many runs apart. */
+export function backoffDelay(policy: RetryPolicy, nextAttempt: number, random: () => number = Math.random): number {
+  const base = parseDuration(policy.delay) ?? 10_000;
+  const cap = policy.max_delay === undefined ? DEFAULT_MAX_DELAY_MS : (parseDuration(policy.max_delay) ?? DEFAULT_MAX_DELAY_MS);
+  if (policy.backoff === 'fixed') return Math.min(base, cap);
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, nextAttempt - 2));
+  // Half fixed, half random: never retries instantly, yet attempts from many runs do not align.
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * Executes one step of a run: renders its config, runs it with its own DuckDB connection under a
+ * timeout and the run's cancel signal, retries operational errors per the retry policy, and records
+ * every attempt in the state store. A step that succeeded is checkpointed (its table flushed to the
+ * run database file and its attempt recorded), which is what makes a run resumable.
+ */
+import type { AnyStepDefinition, RunInfo, StepResult } from '../core/step.js';
+import { PwError, StepError, isRetryable, toPwError, type SourceLocation } from '../core/errors/pw-error.js';
+import { parseDuration, formatDuration, timerDelay } from '../core/duration.js';
+import type { RetryPolicy, StepSpec } from '../core/spec/pipeline-schema.js';
+import type { StateStore } from '../store/state-store.js';
+import { createStepContext } from './step-context.js';
+import { createArtifacts } from './artifacts.js';
+import type { RunDatabase } from './run-database.js';
+import type { RunLog } from './run-log.js';
+import { backoffDelay, sleep } from './retry.js';
+import { join } from 'node:path';
+import type { z } from 'zod';
+
+export interface StepRunInput {
+  step: StepSpec;
+  definition: AnyStepDefinition;
+  run: RunInfo;
+  runAttempt: number;
+  projectDir: string;
+  workspaceDir: string;
+  artifactsDir: string;
+  database: RunDatabase;
+  store: StateStore;
+  log: RunLog;
+  signal: AbortSignal;
+  retries: RetryPolicy | undefined;
+  location: SourceLocation | undefined;
+  /** Renders templates and secrets in the raw `with:` block for this attempt. */
+  renderConfig: (raw: unknown) => unknown;
+  /** Masks resolved secret values; applied to errors before they are stored, logged or rethrown. */
+  redact?: (text: string) => string;
+  onAttempt?: (attempt: number) => void;
+}
+
+const NO_RETRIES: RetryPolicy = { attempts: 1, backoff: 'fixed', delay: '1s' };
+
+export async function runStep(input: StepRunInput): Promise<StepResult> {
+  const policy = input.step.retries ?? input.retries ?? NO_RETRIES;
+  const stepLog = input.log.forStep(input.step.id);
+  const previous = await input.store.listStepAttempts(input.run.id);
+  let attempt = previous.filter((record) => record.stepId === input.step.id).reduce((max, record) => Math.max(max, record.attempt), 0);
+
+  for (let tries = 1; ; tries += 1) {
+    attempt += 1;
+    input.onAttempt?.(attempt);
+    const startedAt = new Date();
+    await input.store.startStepAttempt({
+      runId: input.run.id,
+      stepId: input.step.id,
+      attempt,
+      runAttempt: input.runAttempt,
+      startedAt,
+      status: 'running',
+    });
+    stepLog.info(`started (${input.step.uses}${tries > 1 ? `, attempt ${tries} of ${policy.attempts}` : ''})`);
+    try {
+      const result = await attemptOnce(input, attempt);
+      await input.database.checkpoint();
+      const finishedAt = new Date();
+      await input.store.finishStepAttempt(input.run.id, input.step.id, attempt, {
+        status: 'succeeded',
+        finishedAt,
+        rows: result.rows,
+        bytes: result.bytes,
+        outputs: result.outputs,
+        warnings: result.warnings,
+      });
+      stepLog.info(
+        `succeeded in ${formatDuration(finishedAt.getTime() - startedAt.getTime())}${result.rows !== undefined ? `, ${result.rows} rows` : ''}`,
+      );
+      return result;
+    } catch (thrown) {
+      const error = redactError(toPwError(thrown), input.redact);
+      const cancelled = input.signal.aborted && error.code !== 'PW_STEP_TIMEOUT';
+      await input.store.finishStepAttempt(input.run.id, input.step.id, attempt, {
+        status: cancelled ? 'cancelled' : 'failed',
+        finishedAt: new Date(),
+        error: { code: error.code, message: error.message, hint: error.hint, stepId: input.step.id },
+      });
+      const retry = !cancelled && isRetryable(error) && tries < policy.attempts;
+      stepLog.error(`${error.code}: ${error.message}`, error.hint ? { hint: error.hint } : undefined);
+      if (!retry) {
+        throw new StepError(error, {
+          pipelineId: input.run.pipelineId,
+          stepId: input.step.id,
+          attempt,
+          location: input.location,
+        });
+      }
+      const delay = backoffDelay(policy, tries + 1);
+      stepLog.warn(`retrying in ${formatDuration(delay)} (attempt ${tries + 1} of ${policy.attempts})`);
+      await sleep(delay, input.signal);
+    }
+  }
+}
+
+/**
+ * A driver error can quote a secret back (DuckDB echoes the literal it failed to cast). When it does,
+ * the error is replaced by a copy with every text field masked and no cause chain, so the secret
+ * reaches neither the store, the log, the CLI's error block nor a --verbose stack trace.
+ */
+function redactError(error: PwError, redact: ((text: string) => string) | undefined): PwError {
+  if (!redact) return error;
+  const mask = (text: string | undefined) => (text === undefined ? undefined : redact(text));
+  const fields = [error.message, error.hint, error.expected, error.found, error.path];
+  let cause: unknown = error.cause;
+  while (cause instanceof Error) {
+    fields.push(cause.message);
+    cause = cause.cause;
+  }
+  if (fields.every((text) => text === undefined || redact(text) === text)) return error;
+  const copy = new PwError(error.code, redact(error.message), {
+    hint: mask(error.hint),
+    location: error.location,
+    path: mask(error.path),
+    expected: mask(error.expected),
+    found: mask(error.found),
+  });
+  copy.stack = `${copy.name}: ${copy.message}\n    (stack withheld: the original error quoted a secret)`;
+  return copy;
+}
+
+async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepResult> {
+  const timeoutMs = timerDelay(input.step.timeout === undefined ? undefined : parseDuration(input.step.timeout));
+  const controller = new AbortController();
+  const onRunAbort = () => controller.abort(input.signal.reason);
+  if (input.signal.aborted) onRunAbort();
+  input.signal.addEventListener('abort', onRunAbort, { once: true });
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          controller.abort(
+            new PwError('PW_STEP_TIMEOUT', `Step '${input.step.id}' ran longer than its timeout of ${input.step.timeout}`, {
+              hint: 'Raise `timeout` on the step, or make the step do less per run.',
+            }),
+          );
+        }, timeoutMs);
+
+  const connection = await input.database.connect();
+  // An aborted step must really stop: interrupting DuckDB ends a long query mid-flight.
+  const interrupt = () => connection.interrupt();
+  controller.signal.addEventListener('abort', interrupt, { once: true });
+  try {
+    controller.signal.throwIfAborted();
+    const rendered = input.renderConfig(input.step.with ?? {});
+    const parsed = (input.definition.config as z.ZodType).safeParse(rendered);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `with.${issue.path.join('.')}: ${issue.message}`);
+      throw new PwError('PW_SPEC_TYPE', `Step '${input.step.id}' config is invalid after templates were rendered:\n  ${problems.join('\n  ')}`, {
+        hint: 'A template produced a value of the wrong type; check the rendered values in the run log.',
+      });
+    }
+    const context = createStepContext({
+      run: input.run,
+      stepId: input.step.id,
+      attempt,
+      projectDir: input.projectDir,
+      workspaceDir: input.workspaceDir,
+      signal: controller.signal,
+      log: input.log.forStep(input.step.id),
+      connection,
+      artifacts: createArtifacts(input.store, input.run.id, input.step.id, join(input.artifactsDir, input.step.id)),
+    });
+    const work = input.definition.run(context, parsed.data);
+    // A step that ignores its signal must not hold the run hostage: stop waiting once aborted.
+    return await Promise.race([work, abortion(controller.signal)]);
+  } catch (error) {
+    if (controller.signal.aborted) throw toPwError(controller.signal.reason);
+    throw error;
+  } finally {
+    if (timer) clearTimeout(timer);
+    input.signal.removeEventListener('abort', onRunAbort);
+    controller.signal.removeEventListener('abort', interrupt);
+    connection.closeSync();
+  }
+}
+
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason as Error);
+    else signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}

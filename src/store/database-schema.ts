@@ -1,0 +1,128 @@
+/**
+ * Kysely table typings of the state store, one interface per table with snake_case columns. Times are
+ * UTC ISO-8601 text with milliseconds and JSON is text, so SQLite and PostgreSQL hold identical values.
+ * 64-bit integer columns may come back as strings from PostgreSQL drivers, hence `BigInt64`.
+ */
+import type { ColumnType } from 'kysely';
+
+/** The dialects the one set of migrations and queries is written for. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** ISO-8601 UTC text, e.g. `2026-11-23T03:45:11.000Z`. */
+type IsoTime = string;
+/** JSON text. */
+type JsonText = string;
+/** A bigint column: written as a number, read as a number or (PostgreSQL) a numeric string. */
+type BigInt64 = ColumnType<number | string, number, number>;
+/** An auto-generated bigint key. */
+type AutoId = ColumnType<number | string, never, never>;
+
+export interface PipelinesTable {
+  id: string;
+  created_at: IsoTime;
+}
+
+export interface PipelineRevisionsTable {
+  pipeline_id: string;
+  revision: number;
+  hash: string;
+  definition: JsonText;
+  source_path: string;
+  created_at: IsoTime;
+}
+
+export interface RunsTable {
+  id: string;
+  pipeline_id: string;
+  revision: number;
+  status: string;
+  trigger: string;
+  params: JsonText;
+  scheduled_for: IsoTime;
+  queued_at: IsoTime;
+  started_at: IsoTime | null;
+  finished_at: IsoTime | null;
+  attempt: number;
+  workspace: string | null;
+  host: string | null;
+  pid: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_hint: string | null;
+  error_step: string | null;
+}
+
+export interface StepAttemptsTable {
+  run_id: string;
+  step_id: string;
+  attempt: number;
+  run_attempt: number;
+  status: string;
+  started_at: IsoTime;
+  finished_at: IsoTime | null;
+  rows: BigInt64 | null;
+  bytes: BigInt64 | null;
+  outputs: JsonText | null;
+  warnings: JsonText | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_hint: string | null;
+  error_step: string | null;
+}
+
+export interface LogsTable {
+  id: AutoId;
+  run_id: string;
+  step_id: string | null;
+  at: IsoTime;
+  level: string;
+  message: string;
+  data: JsonText | null;
+}
+
+export interface ArtifactsTable {
+  id: AutoId;
+  run_id: string;
+  step_id: string | null;
+  name: string;
+  path: string;
+  bytes: BigInt64;
+  sha256: string | null;
+  content_type: string | null;
+  created_at: IsoTime;
+  deleted_at: IsoTime | null;
+}
+
+export interface DataLoadsTable {
+  id: AutoId;
+  run_id: string;
+  pipeline_id: string;
+  step_id: string;
+  target: string;
+  source: string | null;
+  rows: BigInt64;
+  bytes: BigInt64 | null;
+  status: string;
+  at: IsoTime;
+  message: string | null;
+}
+
+export interface AuditTable {
+  id: AutoId;
+  at: IsoTime;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: JsonText | null;
+}
+
+export interface Database {
+  pipelines: PipelinesTable;
+  pipeline_revisions: PipelineRevisionsTable;
+  runs: RunsTable;
+  step_attempts: StepAttemptsTable;
+  logs: LogsTable;
+  artifacts: ArtifactsTable;
+  data_loads: DataLoadsTable;
+  audit: AuditTable;
+}

@@ -1,0 +1,96 @@
+/**
+ * A real context for testing a step type alone: a temporary project folder, a real run database, a
+ * recording logger and artifact list. Used by the built-in steps' tests and offered to authors of
+ * user-written steps.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AnyStepDefinition, ArtifactInfo, LogLevel, Row, StepResult } from '../core/step.js';
+import { createStepContext } from '../engine/step-context.js';
+import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
+import { createDatasets } from '../engine/datasets.js';
+
+export interface HarnessLogEntry {
+  level: LogLevel;
+  stepId: string;
+  message: string;
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface StepHarness {
+  readonly projectDir: string;
+  readonly logs: HarnessLogEntry[];
+  readonly artifacts: ArtifactInfo[];
+  /** Validates `config` with the step's schema (throwing zod's error) and runs the step as `stepId`. */
+  runStep(
+    definition: AnyStepDefinition,
+    config: unknown,
+    options?: { stepId?: string; signal?: AbortSignal; params?: Record<string, unknown> },
+  ): Promise<StepResult>;
+  query<T extends Row = Row>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function createStepHarness(): Promise<StepHarness> {
+  const projectDir = await mkdtemp(join(tmpdir(), 'pw-step-'));
+  const workspaceDir = join(projectDir, '.pipewright', 'runs', 'test-run');
+  const database: RunDatabase = await openRunDatabase(join(workspaceDir, 'run.duckdb'), { memoryLimit: '512MB', threads: 2 });
+  const logs: HarnessLogEntry[] = [];
+  const artifacts: ArtifactInfo[] = [];
+  const now = new Date();
+
+  return {
+    projectDir,
+    logs,
+    artifacts,
+    async runStep(definition, config, options = {}) {
+      const stepId = options.stepId ?? 'step';
+      const parsed: unknown = definition.config.parse(config);
+      const connection = await database.connect();
+      const logger = (level: LogLevel) => (message: string, data?: Record<string, unknown>) => {
+        logs.push({ level, stepId, message, data });
+      };
+      try {
+        const context = createStepContext({
+          run: { id: 'test-run', pipelineId: 'test', scheduledFor: now, startedAt: now, trigger: 'test', timezone: 'UTC', params: options.params ?? {} },
+          stepId,
+          attempt: 1,
+          projectDir,
+          workspaceDir,
+          signal: options.signal ?? new AbortController().signal,
+          log: { debug: logger('debug'), info: logger('info'), warn: logger('warn'), error: logger('error') },
+          connection,
+          artifacts: {
+            dir: join(projectDir, '.pipewright', 'artifacts', 'test-run', stepId),
+            async register(path, registerOptions = {}) {
+              const info: ArtifactInfo = {
+                name: registerOptions.name ?? path.split('/').pop() ?? path,
+                path,
+                bytes: (await stat(path)).size,
+                contentType: registerOptions.contentType,
+              };
+              artifacts.push(info);
+              return info;
+            },
+          },
+        });
+        return await definition.run(context, parsed);
+      } finally {
+        connection.closeSync();
+      }
+    },
+    async query(sql) {
+      const connection = await database.connect();
+      try {
+        return await createDatasets(connection, '__harness').query(sql);
+      } finally {
+        connection.closeSync();
+      }
+    },
+    async close() {
+      database.close();
+      await rm(projectDir, { recursive: true, force: true });
+    },
+  };
+}
