@@ -1,27 +1,9 @@
 /**
- * "Did you mean" suggestions for misspelt names (variables, filters, fields). Uses the optimal string
- * alignment distance so that a swapped pair of letters (`lwo` for `low`) counts as one typo.
+ * "Did you mean" suggestions for template names (variables, filters): several close names at once,
+ * since a scope often holds more than one plausible candidate. The distance is the one the spec
+ * validator uses, so a swapped pair of letters (`lwo` for `low`) counts as one typo everywhere.
  */
-
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[] = new Array<number>(rows * cols).fill(0);
-  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
-  for (let i = 0; i < rows; i++) d[i * cols] = i;
-  for (let j = 0; j < cols; j++) d[j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      }
-      d[i * cols + j] = best;
-    }
-  }
-  return at(a.length, b.length);
-}
+import { editDistance } from '../spec/hints.js';
 
 /** Candidates close enough to `input` to be a plausible typo, closest first. */
 export function closestNames(input: string, candidates: Iterable<string>, limit = 3): string[] {

@@ -20,7 +20,9 @@ export const ruleSchema = z.union([
   }),
   z.strictObject({ not_null: columnList.describe('Columns that must never be NULL.'), severity, name }),
   z.strictObject({
-    unique: columnList.describe('Columns whose combined values must not repeat.'),
+    unique: columnList.describe(
+      'Columns whose combined values must not repeat. Rows with a NULL in any of them are not compared, as in a SQL UNIQUE constraint; add not_null to forbid NULLs.',
+    ),
     severity,
     name,
   }),
@@ -73,9 +75,10 @@ export function compileRule(rule: Rule, input: string): CompiledRule | { label: 
   }
   if ('unique' in rule) {
     const columns = rule.unique.map(quoteIdent).join(', ');
+    const present = rule.unique.map((column) => `${quoteIdent(column)} IS NOT NULL`).join(' AND ');
     return wrap(
       `unique(${rule.unique.join(', ')})`,
-      `SELECT ${columns}, count(*) AS occurrences FROM ${table} GROUP BY ${columns} HAVING count(*) > 1`,
+      `SELECT ${columns}, count(*) AS occurrences FROM ${table} WHERE ${present} GROUP BY ${columns} HAVING count(*) > 1`,
     );
   }
   if ('accepted_values' in rule) {

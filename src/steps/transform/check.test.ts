@@ -46,6 +46,16 @@ describe('check step', () => {
   const check = (rules: unknown[], extra: Record<string, unknown> = {}, stepId = 'check_orders') =>
     harness.runStep(checkStep, { input: 'orders', rules, ...extra }, { stepId });
 
+  it('unique does not count rows with a NULL key as duplicates, as a SQL UNIQUE constraint', async () => {
+    await harness.runStep(sqlStep, { query: 'SELECT * FROM (VALUES (1, 1), (NULL, 2), (NULL, 2)) AS t(k, v)' }, { stepId: 'nullable' });
+    await harness.runStep(checkStep, { input: 'nullable', rules: [{ unique: ['k'] }] }, { stepId: 'unique_nulls' });
+    const error = await rejectsWith(
+      harness.runStep(checkStep, { input: 'nullable', rules: [{ unique: ['v'] }] }, { stepId: 'unique_v' }),
+      'PW_CHECK_FAILED',
+    );
+    assert.match(error.message, /unique\(v\): 1 violating row/);
+  });
+
   describe('passing rules', () => {
     const passing: [string, unknown][] = [
       ['row_count min and max', { row_count: { min: 6, max: 6 } }],
