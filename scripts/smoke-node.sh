@@ -6,6 +6,7 @@ set -euo pipefail
 major="${1:-22}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
+system_npm="$(command -v npm)"
 trap 'rm -rf "$work"' EXIT
 
 cd "$work"
@@ -19,8 +20,9 @@ echo "== smoke test on node $(node --version)"
 
 git -C "$repo" archive --format=tar HEAD | (mkdir app && tar xf - -C app)
 cd app
-npm ci --no-audit --no-fund
-npm run build
+# The lockfile is written by npm 11; use the system npm (run by this Node) rather than the npm bundled with it.
+"$system_npm" ci --no-audit --no-fund
+"$system_npm" run build
 node bin/pipewright.js demo --dir "$work/demo"
 node bin/pipewright.js --project "$work/demo" run sensor-documents
 node bin/pipewright.js --project "$work/demo" runs
