@@ -3,7 +3,7 @@
  * found, a hint. Stacks only with --verbose.
  */
 import { relative } from 'node:path';
-import { PwError, SpecError, type SourceLocation, type SpecIssue } from '../core/errors/pw-error.js';
+import { type PwError, SpecError, type SourceLocation, type SpecIssue } from '../core/errors/pw-error.js';
 import { StepError } from '../core/errors/pw-error.js';
 import type { Style } from './style.js';
 

@@ -48,14 +48,15 @@ export function resolveParams(
   const specs = declared ?? {};
   const problems: string[] = [];
   const values: Record<string, ParamValue> = {};
+  // Own keys only: `'constructor' in {}` is true, which would hide unknown names and invent values.
   for (const name of Object.keys(given)) {
-    if (!(name in specs)) {
+    if (!Object.hasOwn(specs, name)) {
       const known = Object.keys(specs);
       problems.push(`${name}: not a parameter of this pipeline (${known.length > 0 ? `known: ${known.join(', ')}` : 'it declares none'})`);
     }
   }
   for (const [name, spec] of Object.entries(specs)) {
-    const raw = name in given ? given[name] : spec.default;
+    const raw = Object.hasOwn(given, name) ? given[name] : spec.default;
     if (raw === undefined) {
       if (spec.required) problems.push(`${name}: required, but no value was given`);
       continue;
@@ -81,13 +82,14 @@ export function resolveParams(
 
 /** Parses `--param k=v` arguments. */
 export function parseParamArguments(pairs: readonly string[]): Record<string, string> {
-  const result: Record<string, string> = {};
+  const entries: [string, string][] = [];
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) {
       throw new PwError('PW_USAGE', `--param expects name=value, found '${pair}'`, { hint: 'Example: --param low=22.5' });
     }
-    result[pair.slice(0, at)] = pair.slice(at + 1);
+    entries.push([pair.slice(0, at), pair.slice(at + 1)]);
   }
-  return result;
+  // fromEntries defines own properties, so `__proto__=x` is a (rejected) name, not a prototype change.
+  return Object.fromEntries(entries);
 }

@@ -4,7 +4,7 @@
  * reaches the world only through its context, so it can be tested against a real context on a temp
  * folder.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 export type StepKind = 'extract' | 'transform' | 'load' | 'report' | 'deliver' | 'custom';
@@ -119,3 +119,15 @@ export function defineStep<Config extends z.ZodType>(definition: StepDefinition<
 // A registry holds definitions of many config types; `any` is the honest erasure here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStepDefinition = StepDefinition<any>;
+
+/**
+ * A module's `config` is a zod schema, or a function that receives zod and returns one, so a step
+ * file can be written without importing anything.
+ */
+export function asStepDefinition(value: unknown): AnyStepDefinition | undefined {
+  const candidate = value as (Partial<AnyStepDefinition> & { config?: unknown }) | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.run !== 'function') return undefined;
+  const config: unknown = typeof candidate.config === 'function' ? (candidate.config as (zod: typeof z) => unknown)(z) : candidate.config;
+  if (typeof (config as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return undefined;
+  return { ...(candidate as AnyStepDefinition), config: config as AnyStepDefinition['config'] };
+}

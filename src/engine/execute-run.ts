@@ -126,14 +126,16 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     controller.abort(new PwError('PW_CANCELLED', 'The run was cancelled', { hint: 'Resume it with `pipewright run --resume`.' }));
   if (request.signal?.aborted) onExternalAbort();
   request.signal?.addEventListener('abort', onExternalAbort, { once: true });
-  const runTimeoutMs = timerDelay(pipeline.timeout === undefined ? undefined : parseDuration(pipeline.timeout));
+  // `defaults.timeout` in pipewright.yaml is the default of the pipeline's own `timeout`, like its siblings.
+  const runTimeout = pipeline.timeout ?? project.defaults.timeout;
+  const runTimeoutMs = timerDelay(runTimeout === undefined ? undefined : parseDuration(runTimeout));
   const runTimer =
     runTimeoutMs === undefined
       ? undefined
       : setTimeout(
           () =>
             controller.abort(
-              new PwError('PW_RUN_TIMEOUT', `The run took longer than the pipeline timeout of ${pipeline.timeout}`, {
+              new PwError('PW_RUN_TIMEOUT', `The run took longer than the pipeline timeout of ${runTimeout}`, {
                 hint: 'Raise `timeout` in the pipeline, or resume the run to continue from where it stopped.',
               }),
             ),

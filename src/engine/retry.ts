@@ -14,6 +14,9 @@ export function backoffDelay(policy: RetryPolicy, nextAttempt: number, random: (
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+/** setTimeout fires at once for longer delays, so a long wait is chained from timers of at most this. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -21,14 +24,22 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason as Error);
       return;
     }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    let timer: NodeJS.Timeout;
+    const wait = (remaining: number) => {
+      timer = setTimeout(() => {
+        if (remaining > MAX_TIMER_MS) {
+          wait(remaining - MAX_TIMER_MS);
+          return;
+        }
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.min(remaining, MAX_TIMER_MS));
+    };
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason as Error);
     };
+    wait(ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -37,12 +37,33 @@ export class RunLog {
       at: new Date(),
       level,
       message: this.redactor.redact(message),
-      data: data === undefined ? undefined : (JSON.parse(this.redactor.redact(JSON.stringify(data, jsonSafe))) as Record<string, unknown>),
+      data: data === undefined ? undefined : this.#redactData(data),
     };
     this.#pending.push(entry);
     this.listener?.(entry);
     if (this.#pending.length >= MAX_BUFFER) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  /**
+   * Masks secrets in every string, key and number of `data` (as plain JSON). Masking the serialised
+   * text instead would break it whenever a secret appears as a number (`{"pin":4711}` → invalid JSON).
+   */
+  #redactData(data: Record<string, unknown>): Record<string, unknown> {
+    const mask = (value: unknown): unknown => {
+      if (typeof value === 'string') return this.redactor.redact(value);
+      if (typeof value === 'number') {
+        const text = String(value);
+        const masked = this.redactor.redact(text);
+        return masked === text ? value : masked;
+      }
+      if (Array.isArray(value)) return value.map(mask);
+      if (value !== null && typeof value === 'object') {
+        return Object.fromEntries(Object.entries(value).map(([key, entry]) => [this.redactor.redact(key), mask(entry)]));
+      }
+      return value;
+    };
+    return mask(JSON.parse(JSON.stringify(data, jsonSafe))) as Record<string, unknown>;
   }
 
   forStep(stepId: string): StepLogger {

@@ -76,7 +76,7 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
       );
       return result;
     } catch (thrown) {
-      const error = redactError(toPwError(thrown), input.redact);
+      const error = redactError(attributeError(thrown, input.definition.type), input.redact);
       const cancelled = input.signal.aborted && error.code !== 'PW_STEP_TIMEOUT';
       await input.store.finishStepAttempt(input.run.id, input.step.id, attempt, {
         status: cancelled ? 'cancelled' : 'failed',
@@ -98,6 +98,19 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
       await sleep(delay, input.signal);
     }
   }
+}
+
+/**
+ * A plain Error thrown by a user-written step module is the module's bug, not Pipewright's: say so
+ * instead of toPwError's "this is a bug in Pipewright" hint.
+ */
+function attributeError(thrown: unknown, stepType: string): PwError {
+  const error = toPwError(thrown);
+  if (thrown instanceof PwError || error.code !== 'PW_INTERNAL' || !/^(\.{1,2}\/|\/)/.test(stepType)) return error;
+  return new PwError('PW_INTERNAL', error.message, {
+    cause: thrown,
+    hint: `The user-written step module ${stepType} threw this error; fix it there (run with --verbose to see where).`,
+  });
 }
 
 /**
@@ -147,6 +160,7 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
   // An aborted step must really stop: interrupting DuckDB ends a long query mid-flight.
   const interrupt = () => connection.interrupt();
   controller.signal.addEventListener('abort', interrupt, { once: true });
+  let work: Promise<StepResult> | undefined;
   try {
     controller.signal.throwIfAborted();
     const rendered = input.renderConfig(input.step.with ?? {});
@@ -168,7 +182,7 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
       connection,
       artifacts: createArtifacts(input.store, input.run.id, input.step.id, join(input.artifactsDir, input.step.id)),
     });
-    const work = input.definition.run(context, parsed.data);
+    work = input.definition.run(context, parsed.data);
     // A step that ignores its signal must not hold the run hostage: stop waiting once aborted.
     return await Promise.race([work, abortion(controller.signal)]);
   } catch (error) {
@@ -178,7 +192,11 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
     if (timer) clearTimeout(timer);
     input.signal.removeEventListener('abort', onRunAbort);
     controller.signal.removeEventListener('abort', interrupt);
-    connection.closeSync();
+    // An interrupted query settles a moment after the abort; closing its connection before then
+    // leaves DuckDB's pending work holding the process open for ever. Close once the step settles.
+    const close = () => connection.closeSync();
+    if (work === undefined) close();
+    else void work.then(close, close);
   }
 }
 

@@ -6,8 +6,7 @@
 import { access } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import type { AnyStepDefinition } from '../core/step.js';
+import { asStepDefinition, type AnyStepDefinition } from '../core/step.js';
 import { PwError } from '../core/errors/pw-error.js';
 
 export function isModuleReference(uses: string): boolean {
@@ -24,18 +23,6 @@ export function moduleReferences(document: unknown): string[] {
     if (typeof uses === 'string' && isModuleReference(uses)) found.add(uses);
   }
   return [...found];
-}
-
-/**
- * A module's `config` is a zod schema, or a function that receives zod and returns one, so a step
- * file can be written without importing anything.
- */
-function asStep(value: unknown): AnyStepDefinition | undefined {
-  const candidate = value as (Partial<AnyStepDefinition> & { config?: unknown }) | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.run !== 'function') return undefined;
-  const config: unknown = typeof candidate.config === 'function' ? (candidate.config as (zod: typeof z) => unknown)(z) : candidate.config;
-  if (typeof (config as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return undefined;
-  return { ...(candidate as AnyStepDefinition), config: config as AnyStepDefinition['config'] };
 }
 
 export async function loadUserStep(projectDir: string, uses: string, referencedFrom: string): Promise<AnyStepDefinition> {
@@ -58,7 +45,7 @@ export async function loadUserStep(projectDir: string, uses: string, referencedF
       hint: 'Fix the error in the module; it must be an ES module (.js or .mjs) whose default export is a step.',
     });
   }
-  const definition = asStep(module.default ?? module.step);
+  const definition = asStepDefinition(module.default ?? module.step);
   if (!definition) {
     throw new PwError('PW_STEP_MODULE_INVALID', `Step module ${uses} does not export a step definition`, {
       location: { file: path },

@@ -6,7 +6,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AnyStepDefinition, ArtifactInfo, LogLevel, Row, StepResult } from '../core/step.js';
+import { asStepDefinition, type AnyStepDefinition, type ArtifactInfo, type LogLevel, type Row, type StepResult } from '../core/step.js';
 import { createStepContext } from '../engine/step-context.js';
 import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
 import { createDatasets } from '../engine/datasets.js';
@@ -24,7 +24,7 @@ export interface StepHarness {
   readonly artifacts: ArtifactInfo[];
   /** Validates `config` with the step's schema (throwing zod's error) and runs the step as `stepId`. */
   runStep(
-    definition: AnyStepDefinition,
+    definition: AnyStepDefinition | Record<string, unknown>,
     config: unknown,
     options?: { stepId?: string; signal?: AbortSignal; params?: Record<string, unknown> },
   ): Promise<StepResult>;
@@ -46,7 +46,10 @@ export async function createStepHarness(): Promise<StepHarness> {
     artifacts,
     async runStep(definition, config, options = {}) {
       const stepId = options.stepId ?? 'step';
-      const parsed: unknown = definition.config.parse(config);
+      // Accept user-written modules as they are exported, with `config: (z) => schema` too.
+      const step = asStepDefinition(definition);
+      if (!step) throw new TypeError('runStep expects a step definition with config and run');
+      const parsed: unknown = step.config.parse(config);
       const connection = await database.connect();
       const logger = (level: LogLevel) => (message: string, data?: Record<string, unknown>) => {
         logs.push({ level, stepId, message, data });
@@ -75,7 +78,7 @@ export async function createStepHarness(): Promise<StepHarness> {
             },
           },
         });
-        return await definition.run(context, parsed);
+        return await step.run(context, parsed);
       } finally {
         connection.closeSync();
       }

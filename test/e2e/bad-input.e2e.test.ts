@@ -445,6 +445,51 @@ describe('bad input', { timeout: 300_000, concurrency: 4 }, () => {
     await assertNoPartialOutput(dir);
   });
 
+  it('a secret quoted back in an error message is redacted everywhere', async () => {
+    const secret = 's3cr3t-e2e-token-4711';
+    const dir = await project('secret-redacted', {
+      'pipelines/p.yaml': [
+        'id: p',
+        'steps:',
+        '  - id: token',
+        '    uses: sql',
+        '    with:',
+        '      query: |',
+        '        SELECT 1 AS one,',
+        "               CAST('${env:PW_TEST_SECRET}' AS INTEGER) AS broken",
+        '',
+      ].join('\n'),
+    });
+    const env = { PW_TEST_SECRET: secret };
+    for (const args of [
+      ['run', 'p'],
+      ['--verbose', 'run', 'p'],
+    ]) {
+      const result = await runCli(args, { cwd: dir, env });
+      assertExit(result, 1, args.join(' '));
+      assert.match(result.stderr, /error\[PW_SQL_ERROR\]/);
+      assert.match(result.stderr, /\[redacted\]/, 'DuckDB quoted the value; it is masked');
+      assert.ok(
+        !`${result.stdout}${result.stderr}`.includes(secret),
+        `${args.join(' ')} printed the secret:\n${result.stderr}`,
+      );
+    }
+    const runs = await listRuns(dir);
+    assert.equal(runs.length, 2);
+    for (const run of runs) {
+      const shown = await runCli(['show', run.id, '--json'], { cwd: dir });
+      const logs = await runCli(['logs', run.id], { cwd: dir });
+      assert.match(logs.stdout, /\[redacted\]/);
+      for (const output of [shown.stdout, logs.stdout, JSON.stringify(run)])
+        assert.ok(!output.includes(secret), output);
+    }
+    // Nor is it anywhere on disk: state store, logs, workspaces.
+    for (const file of await listFiles(dir)) {
+      const bytes = await readFile(join(dir, file));
+      assert.ok(!bytes.includes(secret), `${file} holds the secret`);
+    }
+  });
+
   it('a SQL error names the step and shows DuckDB’s LINE n:', async () => {
     const dir = await project('sql', {
       'pipelines/p.yaml': [
@@ -487,6 +532,40 @@ describe('bad input', { timeout: 300_000, concurrency: 4 }, () => {
     assertExit(verbose, 1, 'SQL error with --verbose');
     assert.match(verbose.stderr, /^ {4}at /m, 'a stack trace with --verbose');
     await assertNoPartialOutput(dir);
+  });
+
+  it('a user-written step that throws: the hint blames the module, --verbose shows where', async () => {
+    const dir = await project('user-step-throws', {
+      'pipelines/p.yaml': [
+        'id: p',
+        'steps:',
+        '  - id: seed',
+        '    uses: sql',
+        '    with: { query: SELECT 1 AS id }',
+        '  - id: boom',
+        '    uses: ./steps/boom.js',
+        '    with: { input: seed }',
+        '',
+      ].join('\n'),
+      'steps/boom.js': [
+        'export default {',
+        "  description: 'Always fails, as a buggy user step would.',",
+        '  config: (z) => z.strictObject({ input: z.string() }),',
+        '  inputs: (config) => [config.input],',
+        '  async run() {',
+        "    throw new Error('the remote API said no');",
+        '  },',
+        '};',
+        '',
+      ].join('\n'),
+    });
+    const { result } = await expectFailedRun(dir, 'PW_INTERNAL', 'a user-written step that throws');
+    assert.match(result.stderr, /step 'boom' \(attempt 1\): the remote API said no/);
+    assert.match(result.stderr, /hint: The user-written step module \.\/steps\/boom\.js threw this error/);
+    assert.doesNotMatch(result.stderr, /bug in Pipewright/);
+    const verbose = await runCli(['--verbose', 'run', 'p'], { cwd: dir });
+    assertExit(verbose, 1, 'a user-written step that throws, --verbose');
+    assert.match(verbose.stderr, /^ {4}at .*steps\/boom\.js:6:\d+/m, 'the stack points into the module');
   });
 
   it('a failing check: exit 1, PW_CHECK_FAILED, nothing exported', async () => {

@@ -241,4 +241,40 @@ describe('crash and resume', { timeout: 180_000 }, () => {
       await removeDir(dir);
     }
   });
+
+  it('a step past its timeout really stops, and its retry rebuilds the dataset from scratch', async () => {
+    const dir = await copyFixtureProject('crash-resume', 'timeout');
+    try {
+      await writeFiles(dir, { 'data/items.csv': itemsCsv() });
+      const pipeline = await readFile(join(dir, 'pipelines', 'crash.yaml'), 'utf8');
+      const withTimeout = pipeline.replace(
+        '    uses: ./steps/slow.js\n',
+        '    uses: ./steps/slow.js\n    timeout: 2s\n    retries: { attempts: 2, backoff: fixed, delay: 1s }\n',
+      );
+      assert.notEqual(withTimeout, pipeline);
+      await writeFiles(dir, { 'pipelines/crash.yaml': withTimeout });
+      const started = Date.now();
+      const result = await runCli(['run', 'crash'], { cwd: dir });
+      assertExit(result, 0, 'run with a timed-out first attempt');
+      // The first attempt would wait 60 s for a release file; the timeout cut it off after 2 s.
+      assert.ok(Date.now() - started < 45_000, `the run took ${Date.now() - started} ms`);
+      const [run] = await listRuns(dir);
+      const details = await showRun(dir, (run as RunJson).id);
+      assert.deepEqual(
+        details.steps
+          .filter((step) => step.step === 'slow')
+          .map((step) => [step.attempt, step.status, step.error?.code ?? null]),
+        [
+          [1, 'failed', 'PW_STEP_TIMEOUT'],
+          [2, 'succeeded', null],
+        ],
+      );
+      const [stats] = await duckQuery(
+        `SELECT count(*) AS n, count(DISTINCT id) AS ids FROM read_parquet(${sqlString(join(dir, 'out', 'items.parquet'))})`,
+      );
+      assert.deepEqual(stats, { n: ROWS, ids: ROWS });
+    } finally {
+      await removeDir(dir);
+    }
+  });
 });

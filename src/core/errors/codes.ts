@@ -9,7 +9,6 @@ export type ErrorKind = 'user' | 'operational' | 'internal';
 export const ERROR_CODES = {
   PW_USAGE: { kind: 'user', title: 'Invalid command-line usage' },
   PW_PROJECT_NOT_FOUND: { kind: 'user', title: 'No Pipewright project in the folder' },
-  PW_PROJECT_INVALID: { kind: 'user', title: 'pipewright.yaml is invalid' },
   PW_PIPELINE_NOT_FOUND: { kind: 'user', title: 'No pipeline with that id' },
   PW_YAML_SYNTAX: { kind: 'user', title: 'A YAML file could not be parsed' },
   PW_SPEC_INVALID: { kind: 'user', title: 'A pipeline definition has problems' },

@@ -6,6 +6,7 @@
  */
 import type { AnyStepDefinition } from '../step.js';
 import type { StepRegistry } from '../../steps/registry.js';
+import { checkStepTemplates, templateStepRefs } from './check-templates.js';
 import { isPlainObject, type FieldPath } from './paths.js';
 import { didYouMean, listQuoted } from './hints.js';
 import type { IssueList } from './issue-list.js';
@@ -230,9 +231,13 @@ export function checkSteps(
   });
 
   const ids = [...firstIndex.keys()];
+  const params = isPlainObject(document['params']) ? Object.keys(document['params']) : [];
   for (const facts of steps) {
     checkNeeds(facts, ids, issues);
     checkInputs(facts, ids, issues);
+    checkStepTemplates(facts.raw['with'], ['steps', facts.index, 'with'], { stepId: facts.id, stepIds: ids, params }, issues);
+    const readsResultsOf = templateStepRefs(facts.raw['with']).filter((ref) => ref !== facts.id && ids.includes(ref));
+    facts.inputs = [...new Set([...facts.inputs, ...readsResultsOf])];
   }
   const graphSteps = steps
     .filter((facts) => facts.id !== undefined && firstIndex.get(facts.id) === facts.index)

@@ -8,6 +8,7 @@ import { PwError } from '../errors/pw-error.js';
 import type { AnyStepDefinition } from '../step.js';
 import type { StepRegistry } from '../../steps/registry.js';
 import type { PipelineSpec } from './pipeline-schema.js';
+import { templateStepRefs } from './check-templates.js';
 
 export interface PlanNode {
   id: string;
@@ -179,8 +180,10 @@ export function buildPlan(spec: PipelineSpec, registry: StepRegistry): Plan {
       const parsed = definition?.config.safeParse(step.with ?? {});
       const config: unknown = parsed?.success === true ? parsed.data : undefined;
       const others = ids.filter((id) => id !== step.id);
-      const inputs =
-        definition !== undefined && parsed?.success === true ? stepInputs(definition, config, others) : [];
+      const inputs = [
+        ...(definition !== undefined && parsed?.success === true ? stepInputs(definition, config, others) : []),
+        ...templateStepRefs(step.with).filter((ref) => others.includes(ref)),
+      ];
       return { id: step.id, uses: step.uses, needs: step.needs, inputs, config };
     }),
   );

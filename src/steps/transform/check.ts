@@ -9,6 +9,7 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { compileRule, ruleSchema } from './check-rules.js';
 import { referencedSteps } from './sql-text.js';
 import { sqlError } from './duckdb-errors.js';
+import { setParamVariables } from './param-variables.js';
 
 const SAMPLE_ROWS = 5;
 
@@ -37,6 +38,8 @@ export const checkStep = defineStep({
         hint: 'Name a step that produces a dataset (files.read, sql, …) in `input`.',
       });
     }
+    // Custom SQL rules read run parameters the same way sql steps do: getvariable('name').
+    await setParamVariables(ctx.datasets.connection, ctx.run.params);
     const findings: Finding[] = [];
     for (const rule of config.rules) {
       ctx.signal.throwIfAborted();
