@@ -1,4 +1,5 @@
 /** Stable JSON shapes for `--json` output (snake_case, ISO times), shared by every command. */
+import { isOrphaned } from './run-liveness.js';
 import type { ArtifactRecord, RunRecord, StepAttemptRecord } from '../store/state-store.js';
 
 const iso = (date: Date | undefined) => date?.toISOString() ?? null;
@@ -17,6 +18,8 @@ export function runToJson(run: RunRecord) {
     finished_at: iso(run.finishedAt),
     attempt: run.attempt,
     workspace: run.workspace ?? null,
+    /** A running run whose process on this host is gone (crashed); resume it. */
+    orphaned: isOrphaned(run),
     error: run.error ? { code: run.error.code, message: run.error.message, hint: run.error.hint ?? null, step: run.error.stepId ?? null } : null,
   };
 }

@@ -27,6 +27,11 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `pipewright logs … | head` closes the pipe early; that is the reader's choice, not a failure.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   let exitCode: number = EXIT.ok;
   const program = new Command('pipewright')
     .description('Scheduled data pipelines that end in a report.')

@@ -419,7 +419,7 @@ describe('executeRun', () => {
       const stored = await store.getRun(run.id);
       assert.equal(stored?.error?.code, 'PW_RUN_TIMEOUT');
       const attempts = await store.listStepAttempts(run.id);
-      assert.deepEqual(summary(attempts, 'wait'), [[1, 1, 'cancelled', 'PW_RUN_TIMEOUT']]);
+      assert.deepEqual(summary(attempts, 'wait'), [[1, 1, 'failed', 'PW_RUN_TIMEOUT']]);
       assert.deepEqual(summary(attempts, 'next'), []);
     }
   });

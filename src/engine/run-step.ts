@@ -68,8 +68,8 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
         finishedAt,
         rows: result.rows,
         bytes: result.bytes,
-        outputs: result.outputs,
-        warnings: result.warnings,
+        outputs: input.redact ? redactValue(result.outputs, input.redact) : result.outputs,
+        warnings: input.redact ? result.warnings?.map(input.redact) : result.warnings,
       });
       stepLog.info(
         `succeeded in ${formatDuration(finishedAt.getTime() - startedAt.getTime())}${result.rows !== undefined ? `, ${result.rows} rows` : ''}`,
@@ -77,13 +77,15 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
       return result;
     } catch (thrown) {
       const error = redactError(attributeError(thrown, input.definition.type), input.redact);
-      const cancelled = input.signal.aborted && error.code !== 'PW_STEP_TIMEOUT';
+      // The run was stopped (cancel or run timeout): record why, and never retry into a stopped run.
+      const runStopped = input.signal.aborted;
+      const cancelled = runStopped && error.code === 'PW_CANCELLED';
       await input.store.finishStepAttempt(input.run.id, input.step.id, attempt, {
         status: cancelled ? 'cancelled' : 'failed',
         finishedAt: new Date(),
         error: { code: error.code, message: error.message, hint: error.hint, stepId: input.step.id },
       });
-      const retry = !cancelled && isRetryable(error) && tries < policy.attempts;
+      const retry = !runStopped && isRetryable(error) && tries < policy.attempts;
       stepLog.error(`${error.code}: ${error.message}`, error.hint ? { hint: error.hint } : undefined);
       if (!retry) {
         throw new StepError(error, {
@@ -205,4 +207,14 @@ function abortion(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason as Error);
     else signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
   });
+}
+
+/** Masks secrets in a step's JSON-like outputs before they are stored or shown. */
+function redactValue<T>(value: T, redact: (text: string) => string): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, redact)) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, redact)])) as T;
+  }
+  return value;
 }

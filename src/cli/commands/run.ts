@@ -18,6 +18,7 @@ import type { StepRegistry } from '../../steps/registry.js';
 import type { RunRecord, StateStore } from '../../store/state-store.js';
 import { executeRun } from '../../engine/execute-run.js';
 import { resolveRun } from '../resolve-run.js';
+import { processIsAlive } from '../run-liveness.js';
 import { runToJson } from '../json-output.js';
 import { createProgressReporter } from '../progress.js';
 import { formatError } from '../format-error.js';
@@ -130,15 +131,6 @@ async function prepareResume(
   return { pipeline, registry, sourcePath: revision.sourcePath, stepLocations: new Map(), params: run.params, resume: run };
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function assertResumable(run: RunRecord): void {
   if (run.status === 'failed' || run.status === 'cancelled') return;
   if (run.status === 'running') {
@@ -168,7 +160,7 @@ async function printSummary(store: StateStore, run: RunRecord, project: Project)
   const warnings = attempts.flatMap((attempt) => (attempt.warnings ?? []).map((warning) => `  ${attempt.stepId}: ${warning}`));
   const rejected = attempts
     .filter((attempt) => Number(attempt.outputs?.rejected_rows ?? 0) > 0)
-    .map((attempt) => `  ${attempt.stepId}: ${String(attempt.outputs?.rejected_rows)} rejected rows (see artifacts)`);
+    .map((attempt) => `  ${attempt.stepId}: ${String(attempt.outputs?.rejected_rows)} rejected rows set aside (show lists any rejects file)`);
   const took = run.startedAt && run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(1) : '?';
   const label = run.status === 'succeeded' ? style.green(run.status) : style.red(run.status);
   const lines = [`Run ${run.id} ${label} in ${took}s`];

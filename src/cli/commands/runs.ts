@@ -8,6 +8,7 @@ import { formatDuration } from '../../core/duration.js';
 import { renderTable, statusLabel } from '../render.js';
 import { styleFor } from '../style.js';
 import { runToJson } from '../json-output.js';
+import { isOrphaned } from '../run-liveness.js';
 
 export async function runsCommand(
   globals: GlobalOptions,
@@ -31,7 +32,7 @@ export async function runsCommand(
     const rows = runs.map((run) => [
       run.id,
       run.pipelineId,
-      statusLabel(run.status, style),
+      isOrphaned(run) ? `${statusLabel(run.status, style)} ${style.yellow('(process gone)')}` : statusLabel(run.status, style),
       run.startedAt?.toISOString().replace('T', ' ').slice(0, 19) ?? '-',
       run.startedAt && run.finishedAt ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime()) : '-',
       run.trigger,

@@ -6,7 +6,9 @@ import { resolveRun } from '../resolve-run.js';
 import { artifactToJson, runToJson, stepAttemptToJson } from '../json-output.js';
 import { renderTable, statusLabel } from '../render.js';
 import { styleFor } from '../style.js';
+import { existsSync } from 'node:fs';
 import { formatDuration } from '../../core/duration.js';
+import { orphanNote } from '../run-liveness.js';
 import type { StepAttemptRecord } from '../../store/state-store.js';
 
 export async function showCommand(globals: GlobalOptions, idOrPrefix: string, options: { json?: boolean }): Promise<number> {
@@ -29,7 +31,9 @@ export async function showCommand(globals: GlobalOptions, idOrPrefix: string, op
     ];
     const params = Object.entries(run.params);
     if (params.length > 0) lines.push(`  params: ${params.map(([key, value]) => `${key}=${String(value)}`).join(' ')}`);
-    if (run.workspace) lines.push(`  workspace: ${run.workspace}`);
+    if (run.workspace) lines.push(`  workspace: ${run.workspace}${existsSync(run.workspace) ? '' : ' (removed)'}`);
+    const orphan = orphanNote(run);
+    if (orphan) lines.push(`  ${style.yellow('note:')} ${orphan}`);
     process.stdout.write(`${lines.join('\n')}\n\n`);
 
     if (attempts.length > 0) {
