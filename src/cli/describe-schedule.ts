@@ -1,9 +1,9 @@
-/** A schedule as a short line: the cron expression, its zone and the next instant it fires. */
-import { Cron } from 'croner';
+/** A schedule as one line for the terminal: in words, with its zone and the next instant it fires. */
 import type { ScheduleSpec } from '../core/spec/pipeline-schema.js';
+import { describeSchedule } from '../scheduler/describe-schedule.js';
+import { nextSlots } from '../scheduler/cron-slots.js';
 
-export function describeSchedule(schedule: ScheduleSpec, projectTimezone: string, now: Date = new Date()): string {
-  const timezone = schedule.timezone ?? projectTimezone;
-  const next = new Cron(schedule.cron, { timezone, paused: true }).nextRun(now);
-  return `cron "${schedule.cron}" ${timezone}${next ? `, next ${next.toISOString()}` : ''}`;
+export function scheduleLine(schedule: ScheduleSpec, projectTimezone: string, now: Date = new Date()): string {
+  const [next] = nextSlots(schedule, projectTimezone, now, 1);
+  return `${describeSchedule(schedule, projectTimezone)}${next ? `; next ${next.toISOString()}` : ''}`;
 }

@@ -5,7 +5,7 @@ import { listPipelineFiles, loadPipeline, loadProject } from '../../project/load
 import { formatIssue } from '../format-error.js';
 import { styleFor } from '../style.js';
 import type { SpecIssue } from '../../core/errors/pw-error.js';
-import { describeSchedule } from '../describe-schedule.js';
+import { scheduleLine } from '../describe-schedule.js';
 
 export async function validateCommand(globals: GlobalOptions, options: { json?: boolean }): Promise<number> {
   const project = await loadProject(globals.project);
@@ -35,7 +35,7 @@ export async function validateCommand(globals: GlobalOptions, options: { json?: 
   if (files.length === 0) process.stdout.write(`No pipelines in ${project.spec.pipelines_dir}/ yet.\n`);
   for (const result of results) {
     if (result.ok) {
-      const schedule = result.spec.schedule ? `  ${out.dim(describeSchedule(result.spec.schedule, project.spec.timezone))}` : '';
+      const schedule = result.spec.schedule ? `  ${out.dim(scheduleLine(result.spec.schedule, project.spec.timezone))}` : '';
       process.stdout.write(`${out.green('ok')}    ${result.source.id} (${result.plan.nodes.length} steps)${schedule}\n`);
     } else {
       process.stdout.write(`${out.red('error')} ${result.source.id} (${result.issues.length} problem${result.issues.length === 1 ? '' : 's'})\n`);
