@@ -3,12 +3,30 @@
  * PostgreSQL adapter is added by appending a factory, not by copying tests.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify, inspect } from 'node:util';
+import { Kysely, sql } from 'kysely';
+import pg from 'pg';
 import { PwError } from '../core/errors/pw-error.js';
+import { MIGRATIONS } from './migrations/index.js';
 import { openStateStore } from './open-store.js';
+import { openPostgresStore } from './postgres/open-postgres-store.js';
+import {
+  POSTGRES_MIGRATION_LOCK_KEY,
+  createPostgresDialect,
+  createPostgresPool,
+  isTransientConnectionError,
+  normalizeDriverError,
+  postgresDialectSupport,
+  redactPostgresUrl,
+} from './postgres/postgres-dialect.js';
 import { openSqliteStore } from './sqlite/open-sqlite-store.js';
 import type { LogEntry, NewRun, StateStore } from './state-store.js';
 
@@ -36,6 +54,129 @@ const ADAPTERS: AdapterFactory[] = [
     reopen: () => openSqliteStore(sqlitePath),
   },
 ];
+
+// ---- PostgreSQL: a fresh database per test, cloned from a template migrated once per test file --------
+
+/** The server for the PostgreSQL suites: a role that may create databases. */
+const PG_ADMIN_URL =
+  process.env.PIPEWRIGHT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+class PostgresTestServer {
+  readonly #admin: pg.Client;
+  readonly #adminUrl: string;
+  /** Random per test file, so files running in parallel never share a database. */
+  readonly #prefix = `pw_test_${randomBytes(4).toString('hex')}`;
+  readonly #created: string[] = [];
+  #template: Promise<string> | undefined;
+
+  private constructor(admin: pg.Client, adminUrl: string) {
+    this.#admin = admin;
+    this.#adminUrl = adminUrl;
+  }
+
+  /** The server, or why it cannot be used. */
+  static async connect(adminUrl: string): Promise<PostgresTestServer | string> {
+    const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+    admin.on('error', () => undefined);
+    try {
+      await admin.connect();
+      await admin.query('select 1');
+    } catch (error) {
+      await admin.end().catch(() => undefined);
+      const cause = normalizeDriverError(error);
+      return `${redactPostgresUrl(adminUrl)} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`;
+    }
+    return new PostgresTestServer(admin, adminUrl);
+  }
+
+  /** The admin URL pointed at another database, user, password or port. */
+  url(database: string, change: { user?: string; password?: string; port?: number } = {}): string {
+    const url = new URL(this.#adminUrl);
+    url.pathname = `/${database}`;
+    if (change.user !== undefined) url.username = change.user;
+    if (change.password !== undefined) url.password = change.password;
+    if (change.port !== undefined) {
+      url.hostname = this.host;
+      url.port = String(change.port);
+    }
+    return url.toString();
+  }
+
+  get host(): string {
+    return new URL(this.#adminUrl).hostname || '127.0.0.1';
+  }
+
+  get port(): number {
+    return Number(new URL(this.#adminUrl).port || 5432);
+  }
+
+  /** A new database with no tables; returns its name. */
+  async emptyDatabase(template?: string): Promise<string> {
+    const name = `${this.#prefix}_${this.#created.length + 1}`;
+    this.#created.push(name);
+    const from = template === undefined ? '' : ` template ${pg.escapeIdentifier(template)}`;
+    await this.#admin.query(`create database ${pg.escapeIdentifier(name)}${from}`);
+    return name;
+  }
+
+  /** A new database with every migration applied, cloned from a template migrated once. */
+  async migratedDatabase(): Promise<string> {
+    this.#template ??= (async () => {
+      const template = await this.emptyDatabase();
+      const store = await openPostgresStore(this.url(template));
+      await store.close();
+      return template;
+    })();
+    return this.emptyDatabase(await this.#template);
+  }
+
+  async query<R extends pg.QueryResultRow>(
+    database: string,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
+    const client = new pg.Client({ connectionString: this.url(database) });
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async dropAll(): Promise<void> {
+    try {
+      for (const name of this.#created.reverse()) {
+        await this.#admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+      }
+    } finally {
+      await this.#admin.end();
+    }
+  }
+}
+
+/** The server, or why the PostgreSQL suites cannot run. */
+const postgres = await PostgresTestServer.connect(PG_ADMIN_URL);
+
+/** Outside CI a missing server skips the PostgreSQL suites, saying so; under CI it fails them. */
+function reportPostgresUnavailable(t: TestContext, reason: string): void {
+  if (process.env.CI === 'true') assert.fail(`PostgreSQL is required when CI=true: ${reason}`);
+  console.log(`# skipping postgres: ${reason}`);
+  t.skip(reason);
+}
+
+let postgresDatabase = '';
+if (typeof postgres !== 'string') {
+  after(() => postgres.dropAll());
+  ADAPTERS.push({
+    name: 'postgres',
+    open: async () => {
+      postgresDatabase = await postgres.migratedDatabase();
+      return openPostgresStore(postgres.url(postgresDatabase));
+    },
+    reopen: () => openPostgresStore(postgres.url(postgresDatabase)),
+  });
+}
 
 const T0 = new Date('2026-11-23T03:45:11.000Z');
 const minutes = (n: number): Date => new Date(T0.getTime() + n * 60_000);
@@ -594,11 +735,25 @@ describe('opening a SQLite store', () => {
     await reopened.close();
   });
 
-  test('openStateStore refuses PostgreSQL URLs for now without echoing the URL', async () => {
-    for (const url of ['postgres://pw:secret@db/pw', 'postgresql://pw:secret@db/pw']) {
-      await assert.rejects(openStateStore(url, folder), (error: unknown) => {
-        isStoreError(/PostgreSQL state store is not available yet/)(error);
-        assert.doesNotMatch((error as PwError).message, /secret/);
+  test('PIPEWRIGHT_STATE_URL wins over `state`; an empty value counts as unset', async () => {
+    const project = join(folder, 'env-project');
+    const store = await openStateStore('postgres://pw:secret@127.0.0.1:1/pw', project, {
+      PIPEWRIGHT_STATE_URL: 'from-env/state.db',
+    });
+    await store.close();
+    assert.ok(existsSync(join(project, 'from-env', 'state.db')), 'a relative override resolves like `state`');
+    const fallback = await openStateStore('from-yaml/state.db', project, { PIPEWRIGHT_STATE_URL: ' ' });
+    await fallback.close();
+    assert.ok(existsSync(join(project, 'from-yaml', 'state.db')));
+  });
+
+  test('openStateStore opens postgres:// and postgresql:// URLs without echoing the password', async () => {
+    // Nothing listens on port 1, so both attempts fail after their retries, naming the redacted URL.
+    for (const url of ['postgres://pw:secret@127.0.0.1:1/pw', 'postgresql://pw:secret@127.0.0.1:1/pw']) {
+      await assert.rejects(openStateStore(url, folder, {}), (error: unknown) => {
+        isStoreError(new RegExp(escapeRegExp(url.replace('secret', '***'))))(error);
+        assert.doesNotMatch(`${(error as PwError).message} ${(error as PwError).hint}`, /secret/);
+        assert.match((error as PwError).hint ?? '', /Nothing accepted the connection/);
         return true;
       });
     }
@@ -607,4 +762,353 @@ describe('opening a SQLite store', () => {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// ---- PostgreSQL specifics ---------------------------------------------------------------------------
+
+const execFileAsync = promisify(execFile);
+
+/** Polls until `check` holds, failing after a few seconds with `what`. */
+async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; waited < 5000; waited += 25) {
+    if (await check()) return;
+    await delay(25);
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+/** Starts a promise now and keeps its rejection for a later await, not as an unhandled rejection. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** A TCP proxy to the server that hangs up on the first `drop` connections it accepts. */
+async function flakyProxy(
+  server: PostgresTestServer,
+  drop: number,
+): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+  let accepted = 0;
+  const sockets = new Set<Socket>();
+  const proxy = createServer((socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (accepted <= drop) {
+      socket.destroy();
+      return;
+    }
+    const upstream = connectTcp(server.port, server.host);
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  assert.ok(address !== null && typeof address === 'object');
+  return {
+    port: address.port,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}
+
+describe('PostgreSQL state store', () => {
+  if (typeof postgres === 'string') {
+    test('needs a PostgreSQL server', (t) => reportPostgresUnavailable(t, postgres));
+    return;
+  }
+  const server = postgres;
+  const lockHolders = (database: string): Promise<{ n: number }[]> =>
+    server.query(
+      database,
+      // Advisory locks belong to a database; other test files migrate their own at the same time.
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 1885958245 and objid = 2003986791 " +
+        'and database = (select oid from pg_database where datname = current_database())',
+    );
+
+  test('first starts racing in two processes and two pools apply each migration once', async () => {
+    const database = await server.emptyDatabase();
+    const url = server.url(database);
+    const moduleUrl = new URL('./postgres/open-postgres-store.js', import.meta.url).href;
+    const script =
+      `const { openPostgresStore } = await import(${JSON.stringify(moduleUrl)});` +
+      'const store = await openPostgresStore(process.env.PW_TEST_STATE_URL); await store.close();';
+    const inChild = (): Promise<unknown> =>
+      execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, PW_TEST_STATE_URL: url },
+      });
+    const inProcess = async (): Promise<void> => (await openPostgresStore(url, { poolSize: 1 })).close();
+    await Promise.all([inChild(), inChild(), inProcess(), inProcess()]);
+
+    const applied = await server.query<{ name: string; times: number }>(
+      database,
+      'select name, count(*)::int as times from pw_migration group by name order by name',
+    );
+    assert.deepEqual(
+      applied,
+      MIGRATIONS.map((migration) => ({ name: migration.name, times: 1 })),
+    );
+    assert.deepEqual(await lockHolders(database), [{ n: 0 }], 'the migration lock is released');
+    const store = await openPostgresStore(url);
+    await closing(store, async () => assert.equal(await saveRevision(store), 1));
+  });
+
+  test('migrate waits while another session holds the migration lock, and gives up after its timeout', async () => {
+    const database = await server.emptyDatabase();
+    const url = server.url(database);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock($1::bigint)', [POSTGRES_MIGRATION_LOCK_KEY]);
+      await assert.rejects(openPostgresStore(url, { migrationLockTimeoutMs: 200 }), (error: unknown) => {
+        isStoreError(/could not take the migration lock/)(error);
+        assert.match((error as PwError).hint ?? '', /Another process has been migrating/);
+        return true;
+      });
+
+      let opened = false;
+      const opening = started(
+        openPostgresStore(url).then((store) => {
+          opened = true;
+          return store;
+        }),
+      );
+      await delay(300);
+      assert.equal(opened, false, 'still waiting for the lock');
+      const tables = await holder.query<{ found: string | null }>(
+        "select to_regclass('pw_migration')::text as found",
+      );
+      assert.equal(tables.rows[0]?.found, null, 'nothing was created while waiting');
+      await holder.query('select pg_advisory_unlock($1::bigint)', [POSTGRES_MIGRATION_LOCK_KEY]);
+      const store = await opening;
+      await closing(store, async () => assert.equal(await saveRevision(store), 1));
+    } finally {
+      await holder.end();
+    }
+  });
+
+  test('concurrent savePipelineRevision calls from two stores retry on the unique key and get distinct revisions', async () => {
+    const database = await server.migratedDatabase();
+    const url = server.url(database);
+    const [first, second] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      await saveRevision(first, 'sales', 'h1');
+      // An uncommitted revision 2 makes both stores read 1 as the latest and wait on its key; when it
+      // commits, both inserts fail with unique_violation, so only the retry can succeed.
+      await blocker.query('begin');
+      await blocker.query("insert into pipeline_revisions values ('sales', 2, 'raw', '{}', 'raw.yaml', $1)", [
+        T0.toISOString(),
+      ]);
+      const saving = started(
+        Promise.all(
+          [first, second].map((store, index) =>
+            store.savePipelineRevision({
+              pipelineId: 'sales',
+              hash: `h-${index}`,
+              definition: { index },
+              sourcePath: 'p.yaml',
+              at: T0,
+            }),
+          ),
+        ),
+      );
+      await waitUntil('both stores wait for the uncommitted revision', async () => {
+        const waiting = await blocker.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'pipewright' and wait_event_type = 'Lock'",
+        );
+        return waiting.rows[0]?.n === 2;
+      });
+      await blocker.query('commit');
+      const saves = await saving;
+      assert.deepEqual(saves.map((save) => save.revision.revision).sort(), [3, 4]);
+      assert.ok(saves.every((save) => save.created));
+      assert.equal((await second.getPipelineRevision('sales', 2))?.hash, 'raw');
+      assert.equal((await first.latestPipelineRevision('sales'))?.revision, 4);
+    } finally {
+      await blocker.end();
+      await first.close();
+      await second.close();
+    }
+  });
+
+  test('a refused login, a missing database or a closed port gives PW_STORE with the URL redacted and a hint', async () => {
+    const role = `pw_no_such_role_${randomBytes(3).toString('hex')}`;
+    const cases: [url: string, hint: RegExp][] = [
+      [server.url('postgres', { user: role, password: 'hunter2' }), /refused the login/],
+      [server.url(`pw_missing_${randomBytes(3).toString('hex')}`, { password: 'hunter2' }), /does not exist/],
+      [server.url('postgres', { password: 'hunter2', port: 1 }), /Nothing accepted the connection/],
+    ];
+    for (const [url, hint] of cases) {
+      await assert.rejects(openPostgresStore(url, { retryDelayMs: 10 }), (error: unknown) => {
+        isStoreError(new RegExp(escapeRegExp(url.replace('hunter2', '***'))))(error);
+        assert.match((error as PwError).hint ?? '', hint);
+        assert.doesNotMatch(inspect(error, { depth: 10 }), /hunter2/, 'not even in the cause chain');
+        return true;
+      });
+    }
+  });
+
+  test('connecting is retried while the server hangs up, and gives up after the configured retries', async () => {
+    const database = await server.migratedDatabase();
+    const flaky = await flakyProxy(server, 2);
+    try {
+      const store = await openPostgresStore(server.url(database, { port: flaky.port }), { retryDelayMs: 10 });
+      await closing(store, async () => assert.equal(await saveRevision(store), 1));
+      assert.ok(flaky.accepted() >= 3, 'the third attempt got through');
+    } finally {
+      await flaky.close();
+    }
+
+    const dead = await flakyProxy(server, Infinity);
+    try {
+      const url = server.url(database, { password: 'hunter2', port: dead.port });
+      await assert.rejects(openPostgresStore(url, { retries: 2, retryDelayMs: 10 }), (error: unknown) => {
+        isStoreError(/gave up after 3 attempts/)(error);
+        assert.match((error as PwError).hint ?? '', /connection to PostgreSQL was lost/);
+        assert.doesNotMatch((error as PwError).message, /hunter2/);
+        return true;
+      });
+      assert.equal(dead.accepted(), 3);
+    } finally {
+      await dead.close();
+    }
+  });
+
+  test('a read is repeated on a new connection when the server ends its session; writes and transactions are not', async () => {
+    const database = await server.migratedDatabase();
+    const retry = { retries: 2, delayMs: 10 };
+    const pool = createPostgresPool(server.url(database), {
+      poolSize: 2,
+      statementTimeoutMs: 0,
+      connectTimeoutMs: 5000,
+      retry,
+    });
+    const db = new Kysely<Record<string, never>>({ dialect: createPostgresDialect(pool, retry) });
+    const terminate = async (marker: string): Promise<void> => {
+      let pid: number | undefined;
+      await waitUntil(`the ${marker} query runs`, async () => {
+        const rows = await server.query<{ pid: number }>(
+          database,
+          "select pid from pg_stat_activity where datname = current_database() and state = 'active' " +
+            "and application_name = 'pipewright' and query like $1",
+          [`%${marker}%`],
+        );
+        pid = rows[0]?.pid;
+        return pid !== undefined;
+      });
+      await server.query(database, 'select pg_terminate_backend($1)', [pid]);
+    };
+    const is57P01 = (error: unknown): boolean => {
+      assert.equal((error as { code?: string }).code, '57P01');
+      return true;
+    };
+    try {
+      const read = started(db.selectNoFrom(sql<string>`pg_sleep(0.4)::text`.as('read_marker')).execute());
+      await terminate('read_marker');
+      assert.deepEqual(await read, [{ read_marker: '' }]);
+
+      const write = started(sql`select pg_sleep(0.4) as write_marker`.execute(db));
+      await terminate('write_marker');
+      await assert.rejects(write, is57P01);
+
+      const inTransaction = started(
+        db
+          .transaction()
+          .execute((trx) => trx.selectNoFrom(sql<string>`pg_sleep(0.4)::text`.as('trx_marker')).execute()),
+      );
+      await terminate('trx_marker');
+      await assert.rejects(inTransaction, is57P01);
+
+      // int8 arrives as a number on this pool, as text when a number could not hold it exactly, and the
+      // process-wide `pg` parsers are left alone.
+      const [row] = await db
+        .selectNoFrom([sql<number>`42::bigint`.as('small'), sql<string>`9007199254740993::bigint`.as('huge')])
+        .execute();
+      assert.deepEqual(row, { small: 42, huge: '9007199254740993' });
+      assert.equal(pg.types.getTypeParser(20)('5'), '5');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('PIPEWRIGHT_STATE_URL can point a project configured for SQLite at PostgreSQL, and data survives reopening', async () => {
+    const database = await server.migratedDatabase();
+    const project = mkdtempSync(join(scratch, 'pg-project-'));
+    const env = { PIPEWRIGHT_STATE_URL: server.url(database) };
+    const store = await openStateStore('.pipewright/state.db', project, env);
+    await closing(store, async () => {
+      await saveRevision(store);
+      await store.createRun(newRun());
+    });
+    assert.equal(existsSync(join(project, '.pipewright')), false, 'no SQLite file was created');
+    const reopened = await openStateStore('.pipewright/state.db', project, env);
+    await closing(reopened, async () => assert.equal((await reopened.getRun('run-0001'))?.status, 'queued'));
+  });
+});
+
+describe('PostgreSQL dialect support', () => {
+  test('redacts the password wherever the URL carries it', () => {
+    assert.equal(redactPostgresUrl('postgres://pw:s3cr%40t@db:5432/pw'), 'postgres://pw:***@db:5432/pw');
+    assert.equal(
+      redactPostgresUrl('postgresql://pw@db/pw?password=s3cret&sslmode=require'),
+      'postgresql://pw@db/pw?password=***&sslmode=require',
+    );
+    assert.equal(redactPostgresUrl('postgres://db/pw'), 'postgres://db/pw');
+    assert.equal(
+      redactPostgresUrl('postgres://pw:s3cret@h1:5432,h2:5432/pw'),
+      'postgres://pw:***@h1:5432,h2:5432/pw',
+    );
+  });
+
+  test('classifies write conflicts and transient connection failures by code', () => {
+    const withCode = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+    for (const code of ['23505', '40001', '40P01'])
+      assert.ok(postgresDialectSupport.isWriteConflict(withCode(code)));
+    assert.equal(postgresDialectSupport.isWriteConflict(withCode('23503')), false);
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '08006', '08003']) {
+      assert.ok(isTransientConnectionError(withCode(code)), code);
+    }
+    assert.ok(isTransientConnectionError(new Error('Connection terminated unexpectedly')));
+    assert.ok(isTransientConnectionError(new AggregateError([withCode('ECONNREFUSED')], '')));
+    for (const code of ['28P01', '3D000', '23505', '57014'])
+      assert.equal(isTransientConnectionError(withCode(code)), false);
+  });
+
+  test('gives a hint for the failures an operator can fix', () => {
+    const hint = (code: string, message = 'x'): string =>
+      postgresDialectSupport.hintFor(Object.assign(new Error(message), { code })) ?? '';
+    assert.match(hint('28P01'), /refused the login/);
+    assert.match(hint('28000'), /refused the login/);
+    assert.match(hint('3D000'), /does not exist/);
+    assert.match(hint('ECONNREFUSED'), /Nothing accepted the connection/);
+    assert.match(hint('57P01'), /connection to PostgreSQL was lost/);
+    assert.match(hint('42501'), /grant CREATE/);
+    assert.equal(postgresDialectSupport.hintFor(new Error('syntax error')), undefined);
+  });
+
+  test('an invalid URL error loses the URL it carried', () => {
+    const error = Object.assign(new TypeError('Invalid URL'), {
+      code: 'ERR_INVALID_URL',
+      input: 'postgres://a:s3cret@',
+    });
+    const normalized = normalizeDriverError(error);
+    assert.doesNotMatch(inspect(normalized, { depth: 10 }), /s3cret/);
+  });
+});
+
+async function closing(store: StateStore, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } finally {
+    await store.close();
+  }
 }

@@ -36,6 +36,7 @@ export interface CliOptions {
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.PIPEWRIGHT_PROJECT;
+  delete env.PIPEWRIGHT_STATE_URL;
   delete env.FORCE_COLOR;
   delete env.NODE_TEST_CONTEXT; // set by node:test for its children; the CLI is not a test file
   for (const [key, value] of Object.entries(extra)) {

@@ -12,7 +12,7 @@ export const projectSchema = z
     state: z
       .string()
       .default('.pipewright/state.db')
-      .describe('The state store: a SQLite file path relative to the project (default .pipewright/state.db).'),
+      .describe('The state store: a SQLite file path relative to the project (default .pipewright/state.db) or a postgres:// URL; PIPEWRIGHT_STATE_URL overrides it.'),
     pipelines_dir: z.string().default('pipelines'),
     workspace: z
       .strictObject({
