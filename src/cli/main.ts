@@ -7,16 +7,9 @@ import { PwError, toPwError } from '../core/errors/pw-error.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { formatError } from './format-error.js';
 import { styleFor } from './style.js';
-import { initCommand } from './commands/init.js';
-import { validateCommand } from './commands/validate.js';
-import { runCommand } from './commands/run.js';
-import { runsCommand } from './commands/runs.js';
-import { showCommand } from './commands/show.js';
-import { logsCommand } from './commands/logs.js';
-import { schemaCommand } from './commands/schema.js';
-import { demoCommand } from './commands/demo.js';
 import { VERSION } from '../version.js';
 
+// Commands are imported when chosen: start-up stays short for cron and for every `run`.
 export interface GlobalOptions {
   project: string;
   verbose: boolean;
@@ -51,13 +44,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('init')
     .description('create a project with a demo pipeline and sample data')
     .argument('<dir>', 'folder to create (must be empty or missing)')
-    .action(async (dir: string) => set(await initCommand(dir)));
+    .action(async (dir: string) => set(await (await import('./commands/init.js')).initCommand(dir)));
 
   program
     .command('validate')
     .description('check pipewright.yaml and every pipeline, reporting all problems at once')
     .option('--json', 'print machine-readable results')
-    .action(async (options: { json?: boolean }) => set(await validateCommand(globals(), options)));
+    .action(async (options: { json?: boolean }) => set(await (await import('./commands/validate.js')).validateCommand(globals(), options)));
 
   program
     .command('run')
@@ -67,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--resume <run-id>', 'continue a failed, cancelled or crashed run from its first unfinished step')
     .option('--json', 'print the run record as JSON when done')
     .action(async (pipeline: string | undefined, options: { param: string[]; resume?: string; json?: boolean }) =>
-      set(await runCommand(globals(), pipeline, options)),
+      set(await (await import('./commands/run.js')).runCommand(globals(), pipeline, options)),
     );
 
   program
@@ -78,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--limit <n>', 'how many runs', '20')
     .option('--json', 'print JSON')
     .action(async (options: { pipeline?: string; status?: string; limit: string; json?: boolean }) =>
-      set(await runsCommand(globals(), options)),
+      set(await (await import('./commands/runs.js')).runsCommand(globals(), options)),
     );
 
   program
@@ -86,7 +79,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('show one run: status, steps, errors, artifacts')
     .argument('<run-id>', 'run id or a unique prefix of it')
     .option('--json', 'print JSON')
-    .action(async (runId: string, options: { json?: boolean }) => set(await showCommand(globals(), runId, options)));
+    .action(async (runId: string, options: { json?: boolean }) => set(await (await import('./commands/show.js')).showCommand(globals(), runId, options)));
 
   program
     .command('logs')
@@ -94,19 +87,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<run-id>', 'run id or a unique prefix of it')
     .option('--step <id>', 'only this step')
     .option('--json', 'print JSON lines')
-    .action(async (runId: string, options: { step?: string; json?: boolean }) => set(await logsCommand(globals(), runId, options)));
+    .action(async (runId: string, options: { step?: string; json?: boolean }) => set(await (await import('./commands/logs.js')).logsCommand(globals(), runId, options)));
 
   program
     .command('schema')
     .description('print the JSON Schema of pipeline files (or of pipewright.yaml)')
     .addOption(new Option('--for <file>', 'which file the schema describes').choices(['pipeline', 'project']).default('pipeline'))
-    .action(async (options: { for: 'pipeline' | 'project' }) => set(await schemaCommand(globals(), options)));
+    .action(async (options: { for: 'pipeline' | 'project' }) => set(await (await import('./commands/schema.js')).schemaCommand(globals(), options)));
 
   program
     .command('demo')
     .description('create ./demo (if missing) and run its weekly-temperature pipeline')
     .option('--dir <dir>', 'where the demo project lives', 'demo')
-    .action(async (options: { dir: string }) => set(await demoCommand(globals(), options)));
+    .action(async (options: { dir: string }) => set(await (await import('./commands/demo.js')).demoCommand(globals(), options)));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -37,9 +37,9 @@ export interface Datasets {
   rowCount(name: string): Promise<number>;
   columns(name: string): Promise<ColumnInfo[]>;
   /**
-   * Builds this step's output table under a temporary name, then swaps it in atomically, so a reader
-   * never sees half a dataset. `build` receives the quoted temporary table name to create.
-   * Returns the row count of the new dataset.
+   * Replaces this step's output dataset atomically: in one transaction the previous dataset (table or
+   * view) is dropped and `build` creates the new one under the quoted name it receives; a failure
+   * rolls back to the previous dataset. Returns the row count of the new dataset.
    */
   replaceOutput(build: (tempTable: string) => Promise<void>): Promise<number>;
 }

@@ -1,15 +1,11 @@
 /**
  * The `Datasets` view a step gets of the run database: plain helpers over its own connection, and an
- * atomic way to publish the step's output table (build under a temporary name, swap in one
+ * atomic way to publish the step's output (replace the old dataset and build the new one in one
  * transaction).
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ColumnInfo, Datasets, Row } from '../core/step.js';
 import { quoteIdent } from '../core/sql-identifiers.js';
-
-export function temporaryTableName(stepId: string): string {
-  return `__pw_building_${stepId}`;
-}
 
 /** DuckDB returns BIGINT counts as bigint; JSON and templates want numbers when they fit. */
 export function plainValue(value: unknown): unknown {
@@ -58,17 +54,21 @@ export function createDatasets(connection: DuckDBConnection, stepId: string): Da
       );
     },
     async replaceOutput(build) {
-      const temp = quoteIdent(temporaryTableName(stepId));
-      await connection.run(`DROP TABLE IF EXISTS ${temp}`);
+      // One transaction: the old dataset (table or view) goes and the new one is built in its place,
+      // so readers see the old or the new, never half, and a failed build leaves the old one.
+      await connection.run('BEGIN TRANSACTION');
       try {
-        await build(temp);
-        await connection.run('BEGIN TRANSACTION');
-        await connection.run(`DROP TABLE IF EXISTS ${quoteIdent(stepId)}`);
-        await connection.run(`ALTER TABLE ${temp} RENAME TO ${quoteIdent(stepId)}`);
+        const kinds = await query<{ kind: string }>(
+          `SELECT 'TABLE' AS kind FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND table_name = $name
+           UNION ALL
+           SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND NOT temporary AND NOT internal AND view_name = $name`,
+          { name: stepId },
+        );
+        for (const { kind } of kinds) await connection.run(`DROP ${kind} ${quoteIdent(stepId)}`);
+        await build(quoteIdent(stepId));
         await connection.run('COMMIT');
       } catch (error) {
         await connection.run('ROLLBACK').catch(() => undefined);
-        await connection.run(`DROP TABLE IF EXISTS ${temp}`).catch(() => undefined);
         throw error;
       }
       return datasets.rowCount(stepId);

@@ -16,8 +16,6 @@ export interface RunDatabaseOptions {
 export interface RunDatabase {
   readonly path: string;
   connect(): Promise<DuckDBConnection>;
-  /** Folds the WAL into the database file after a step, when no other step is writing. */
-  checkpoint(): Promise<void>;
   close(): void;
 }
 
@@ -42,21 +40,11 @@ export async function openRunDatabase(path: string, options: RunDatabaseOptions)
       hint: 'Check that the workspace folder is writable and that no other process holds this run open.',
     });
   }
-  const admin = await instance.connect();
   return {
     path,
     connect: () => instance.connect(),
-    checkpoint: async () => {
-      try {
-        await admin.run('CHECKPOINT');
-      } catch (error) {
-        // A committed step is already durable in the WAL, which DuckDB replays on open; the checkpoint
-        // only folds it into the main file early. While another step is writing it cannot, and need not.
-        if (!/other write transactions active/i.test((error as Error).message)) throw error;
-      }
-    },
+    // Closing checkpoints: the WAL is folded into the database file.
     close: () => {
-      admin.closeSync();
       instance.closeSync();
     },
   };

@@ -43,7 +43,8 @@ const NO_RETRIES: RetryPolicy = { attempts: 1, backoff: 'fixed', delay: '1s' };
 export async function runStep(input: StepRunInput): Promise<StepResult> {
   const policy = input.step.retries ?? input.retries ?? NO_RETRIES;
   const stepLog = input.log.forStep(input.step.id);
-  const previous = await input.store.listStepAttempts(input.run.id);
+  // Only a resumed or requeued run (run attempt > 1) can hold earlier attempts of this step.
+  const previous = input.runAttempt > 1 ? await input.store.listStepAttempts(input.run.id) : [];
   let attempt = previous.filter((record) => record.stepId === input.step.id).reduce((max, record) => Math.max(max, record.attempt), 0);
 
   for (let tries = 1; ; tries += 1) {
@@ -60,8 +61,8 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
     });
     stepLog.info(`started (${input.step.uses}${tries > 1 ? `, attempt ${tries} of ${policy.attempts}` : ''})`);
     try {
+      // No CHECKPOINT here: the step's commit is already durable in DuckDB's WAL, replayed on open.
       const result = await attemptOnce(input, attempt);
-      await input.database.checkpoint();
       const finishedAt = new Date();
       await input.store.finishStepAttempt(input.run.id, input.step.id, attempt, {
         status: 'succeeded',

@@ -24,7 +24,6 @@ import { checkOverrideTypes, type ReadOutcome } from './read-common.js';
 import { readCsv } from './read-csv.js';
 import { readJson } from './read-json.js';
 import { readParquet } from './read-parquet.js';
-import { readXlsx } from './read-xlsx.js';
 
 function resolveFormat(config: FilesReadConfig, files: readonly InputFile[]): FileFormat {
   if (config.format !== undefined) return config.format;
@@ -47,7 +46,7 @@ function resolveFormat(config: FilesReadConfig, files: readonly InputFile[]): Fi
   });
 }
 
-function read(
+async function read(
   format: FileFormat,
   ctx: StepContext,
   temp: string,
@@ -64,7 +63,8 @@ function read(
     case 'parquet':
       return readParquet(ctx, temp, files, config);
     case 'xlsx':
-      return readXlsx(ctx, temp, files, config);
+      // exceljs takes a noticeable share of start-up; load it only for workbooks.
+      return (await import('./read-xlsx.js')).readXlsx(ctx, temp, files, config);
   }
 }
 

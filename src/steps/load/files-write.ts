@@ -20,7 +20,7 @@ import {
   writeOptionIssues,
   type FilesWriteConfig,
 } from './files-write-schema.js';
-import { XLSX_MAX_ROWS, writeXlsx } from './write-xlsx.js';
+import { XLSX_MAX_ROWS } from './xlsx-limits.js';
 
 const CONTENT_TYPES: Readonly<Record<FileFormat, string>> = {
   csv: 'text/csv',
@@ -185,6 +185,8 @@ export const filesWriteStep = defineStep({
         target,
         async (temp) => {
           if (format === 'xlsx') {
+            // exceljs takes a noticeable share of start-up; load it only for workbooks.
+            const { writeXlsx } = await import('./write-xlsx.js');
             rows = await writeXlsx(ctx, source, columns, temp, config.sheet ?? config.input);
             return;
           }

@@ -13,8 +13,7 @@ import type { ColumnInfo, StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent } from '../../core/sql-identifiers.js';
 
-/** The most data rows a worksheet holds below its header row. */
-export const XLSX_MAX_ROWS = 1_048_575;
+export { XLSX_MAX_ROWS } from './xlsx-limits.js';
 
 const NATIVE =
   /^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|VARCHAR)$/;

@@ -5,11 +5,9 @@
  * (`getvariable('low')`), which keeps values out of the SQL text.
  */
 import { z } from 'zod';
-import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import { StatementType } from '@duckdb/node-api';
 import { defineStep, type StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
-import { quoteIdent } from '../../core/sql-identifiers.js';
-import { temporaryTableName } from '../../engine/datasets.js';
 import { mentionedIdentifiers, referencedSteps, splitStatements, type SqlStatement } from './sql-text.js';
 import { sqlError } from './duckdb-errors.js';
 import { setParamVariables } from './param-variables.js';
@@ -131,63 +129,17 @@ async function assertViewable(ctx: StepContext, last: SqlStatement): Promise<voi
   }
 }
 
-type ObjectKind = 'TABLE' | 'VIEW';
-
-async function objectKind(ctx: StepContext, name: string): Promise<ObjectKind | undefined> {
-  const rows = await ctx.datasets.query<{ kind: ObjectKind }>(
-    `SELECT 'TABLE' AS kind FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND table_name = $name
-     UNION ALL
-     SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND NOT temporary AND NOT internal AND view_name = $name`,
-    { name },
-  );
-  return rows[0]?.kind;
-}
-
-async function dropIfExists(ctx: StepContext, connection: DuckDBConnection, name: string): Promise<void> {
-  const kind = await objectKind(ctx, name);
-  if (kind) await connection.run(`DROP ${kind} ${quoteIdent(name)}`);
-}
-
 /**
- * Publishes the result as this step's dataset, replacing the previous one (a table or a view) in one
- * transaction, so a failed query leaves the previous dataset as it was and re-running never appends.
+ * Publishes the result as this step's dataset through the engine's atomic replace, so a failed query
+ * leaves the previous dataset (table or view) as it was and re-running never appends.
  */
-async function publish(
-  ctx: StepContext,
-  materialize: 'table' | 'view',
-  query: string,
-  last: SqlStatement,
-): Promise<number> {
-  const connection = ctx.datasets.connection;
-  const tempName = temporaryTableName(ctx.stepId);
-  // A leftover of an interrupted run may be a view, which replaceOutput's DROP TABLE cannot remove.
-  await dropIfExists(ctx, connection, tempName);
-  const create = async (kind: ObjectKind, temp: string) => {
+function publish(ctx: StepContext, materialize: 'table' | 'view', query: string, last: SqlStatement): Promise<number> {
+  const kind = materialize === 'view' ? 'VIEW' : 'TABLE';
+  return ctx.datasets.replaceOutput(async (target) => {
     try {
-      await connection.run(`CREATE ${kind} ${temp} AS ${query}`);
+      await ctx.datasets.connection.run(`CREATE ${kind} ${target} AS ${query}`);
     } catch (cause) {
       throw sqlError(cause, last.line, `Query at line ${last.line}`);
     }
-  };
-
-  const existing = await objectKind(ctx, ctx.stepId);
-  if (materialize === 'table' && existing !== 'VIEW') {
-    return ctx.datasets.replaceOutput((temp) => create('TABLE', temp));
-  }
-
-  // The engine's replaceOutput swaps tables only; a view (or a view being replaced) is swapped here.
-  const kind: ObjectKind = materialize === 'view' ? 'VIEW' : 'TABLE';
-  const temp = quoteIdent(tempName);
-  try {
-    await create(kind, temp);
-    await connection.run('BEGIN TRANSACTION');
-    if (existing) await connection.run(`DROP ${existing} ${quoteIdent(ctx.stepId)}`);
-    await connection.run(`ALTER ${kind} ${temp} RENAME TO ${quoteIdent(ctx.stepId)}`);
-    await connection.run('COMMIT');
-  } catch (error) {
-    await connection.run('ROLLBACK').catch(() => undefined);
-    await dropIfExists(ctx, connection, tempName).catch(() => undefined);
-    throw error;
-  }
-  return ctx.datasets.rowCount(ctx.stepId);
+  });
 }
