@@ -41,7 +41,9 @@ export interface Datasets {
    * view) is dropped and `build` creates the new one under the quoted name it receives; a failure
    * rolls back to the previous dataset. Returns the row count of the new dataset.
    */
-  replaceOutput(build: (tempTable: string) => Promise<void>): Promise<number>;
+  replaceOutput(build: (table: string) => Promise<void>): Promise<number>;
+  /** The same without counting rows afterwards (counting a view over files reads them all again). */
+  replaceOutput(build: (table: string) => Promise<void>, options: { countRows: false }): Promise<undefined>;
 }
 
 export interface ArtifactInfo {

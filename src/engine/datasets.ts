@@ -53,7 +53,7 @@ export function createDatasets(connection: DuckDBConnection, stepId: string): Da
         { name },
       );
     },
-    async replaceOutput(build) {
+    async replaceOutput(build: (table: string) => Promise<void>, options?: { countRows: false }): Promise<never> {
       // One transaction: the old dataset (table or view) goes and the new one is built in its place,
       // so readers see the old or the new, never half, and a failed build leaves the old one.
       await connection.run('BEGIN TRANSACTION');
@@ -71,7 +71,8 @@ export function createDatasets(connection: DuckDBConnection, stepId: string): Da
         await connection.run('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      return datasets.rowCount(stepId);
+      // The overloads in Datasets tie the result type to `options`; one body serves both.
+      return (options?.countRows === false ? undefined : await datasets.rowCount(stepId)) as never;
     },
   };
   return datasets;

@@ -163,4 +163,31 @@ describe('files.read json, ndjson and parquet', () => {
       harness.runStep(filesRead, { path: 'lake2/fake.parquet' }, { stepId: 'fake' }),
     );
   });
+
+  it('materialize: view reads the files when later steps query them, copying nothing', async () => {
+    await put('view/a.ndjson', '{"id": 1, "v": 1.5}\n{"id": 2, "v": 2.5}\n');
+    const result = await harness.runStep(filesRead, { path: 'view/a.ndjson', materialize: 'view' }, { stepId: 'docs_view' });
+    assert.equal(result.rows, undefined, 'a view is not counted');
+    const kinds = await harness.query<{ n: number }>("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'docs_view'");
+    assert.equal(kinds[0]?.n, 1);
+    assert.deepEqual(await harness.query('SELECT id, v FROM docs_view ORDER BY id'), [
+      { id: 1, v: 1.5 },
+      { id: 2, v: 2.5 },
+    ]);
+    // The view reads the file at query time: a changed file shows through.
+    await put('view/a.ndjson', '{"id": 3, "v": 0.5}\n');
+    assert.deepEqual(await harness.query('SELECT id FROM docs_view'), [{ id: 3 }]);
+    // Replacing the view with a table (materialize: table) works in place.
+    const copied = await harness.runStep(filesRead, { path: 'view/a.ndjson' }, { stepId: 'docs_view' });
+    assert.equal(copied.rows, 1);
+  });
+
+  it('materialize: view is refused by validation with on_error other than fail, and for xlsx', () => {
+    const skip = filesRead.config.safeParse({ path: 'b.ndjson', materialize: 'view', on_error: 'skip' });
+    assert.equal(skip.success, false);
+    assert.match(JSON.stringify(skip.error?.issues), /materialize: view needs on_error: fail/);
+    const xlsx = filesRead.config.safeParse({ path: 'b.xlsx', materialize: 'view' });
+    assert.equal(xlsx.success, false);
+    assert.match(JSON.stringify(xlsx.error?.issues), /not available for xlsx/);
+  });
 });

@@ -54,6 +54,12 @@ export const filesReadConfig = z
       .describe(
         'Accept files that hold no rows and produce an empty dataset instead of failing (default false). A path that matches no file still fails.',
       ),
+    materialize: z
+      .enum(['table', 'view'])
+      .default('table')
+      .describe(
+        'table (default) copies the rows into the run database, so later steps and a resumed run read that copy; view only records how to read the files, so each later step reads them again: no copy, which is faster for one pass over large files (e.g. straight into files.write), but rows are not counted, empty input is not detected, and the files must still be there when later steps or a resume read them. view needs on_error: fail and is not available for xlsx.',
+      ),
     on_error: z
       .enum(ON_ERROR)
       .default('fail')
@@ -183,6 +189,15 @@ export function formatOptionIssues(
     }
   }
   const onError = config.on_error ?? 'fail';
+  if (config['materialize'] === 'view' && (format === 'xlsx' || onError !== 'fail')) {
+    issues.push({
+      field: 'materialize',
+      message:
+        format === 'xlsx'
+          ? 'materialize: view is not available for xlsx: workbooks are read by Pipewright, not by DuckDB, and must be copied'
+          : `materialize: view needs on_error: fail: setting rows aside (${onError}) needs the rows copied once`,
+    });
+  }
   const allowed: readonly OnError[] =
     isCsv || format === 'xlsx' ? ON_ERROR : format === 'ndjson' ? ['fail', 'skip'] : ['fail'];
   if (!allowed.includes(onError)) {

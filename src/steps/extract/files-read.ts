@@ -117,8 +117,11 @@ export const filesReadStep = defineStep({
     const bytes = files.reduce((total, file) => total + file.bytes, 0);
     const readable = files.filter((file) => file.bytes > 0);
     let rejectedRows = 0;
+    const asView = config.materialize === 'view';
     const build = async (temp: string): Promise<void> => {
       rejectedRows = (await read(format, ctx, temp, readable, config)).rejectedRows;
+      // Counting a view would read every file once more: the price view exists to avoid.
+      if (asView) return;
       const counted = await ctx.datasets.query<{ n: number }>(`SELECT count(*) AS n FROM ${temp}`);
       if ((counted[0]?.n ?? 0) === 0 && !config.allow_empty) {
         const why = rejectedRows > 0 ? ` (all ${rejectedRows} rows were rejected)` : '';
@@ -128,12 +131,14 @@ export const filesReadStep = defineStep({
         });
       }
     };
-    let rows: number;
+    let rows: number | undefined;
     try {
       rows =
         readable.length === 0
           ? await emptyFromDeclaredColumns(ctx, config, files)
-          : await ctx.datasets.replaceOutput(build);
+          : asView
+            ? await ctx.datasets.replaceOutput(build, { countRows: false })
+            : await ctx.datasets.replaceOutput(build);
     } catch (error) {
       // An interrupted query surfaces as a DuckDB error; the abort is the real story.
       if (ctx.signal.aborted && !(error instanceof PwError && error.code === 'PW_CANCELLED')) {
@@ -152,13 +157,18 @@ export const filesReadStep = defineStep({
         },
       );
     }
-    ctx.log.info(`Read ${rows} row(s) from ${files.length} file(s) as ${format}`, {
-      rows,
-      files: files.length,
-      bytes,
-    });
+    ctx.log.info(
+      rows === undefined
+        ? `Defined a view over ${files.length} file(s) as ${format}; later steps read the files directly`
+        : `Read ${rows} row(s) from ${files.length} file(s) as ${format}`,
+      {
+        rows,
+        files: files.length,
+        bytes,
+      },
+    );
     return {
-      rows,
+      ...(rows === undefined ? {} : { rows }),
       bytes,
       outputs: { files: files.map((file) => file.relative), rejected_rows: rejectedRows },
     };

@@ -184,7 +184,7 @@ export async function readCsv(
       await ctx.datasets.run(`DROP TABLE IF EXISTS ${errorsTable}; DROP TABLE IF EXISTS ${scansTable}`);
     }
     await ctx.datasets.run(
-      `CREATE TABLE ${tempTable} AS SELECT *${source.exclude}${source.extra}
+      `CREATE ${config.materialize === 'view' ? 'VIEW' : 'TABLE'} ${tempTable} AS SELECT *${source.exclude}${source.extra}
        FROM read_csv(${fileListLiteral(files)}, ${options}, auto_detect = false, columns = {${pinned}}${filenameOption(config.source_column)}${rejectOptions})`,
     );
   } catch (error) {

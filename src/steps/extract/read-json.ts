@@ -129,7 +129,7 @@ export async function readJson(
         .filter((name) => name !== FILENAME_COLUMN);
       checkColumnNames(columns, overrides, config.source_column, where);
       await ctx.datasets.run(
-        `CREATE TABLE ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${reader}`,
+        `CREATE ${config.materialize === 'view' ? 'VIEW' : 'TABLE'} ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${reader}`,
       );
       return { rejectedRows: 0 };
     }
@@ -154,7 +154,7 @@ export async function readJson(
       .filter((name) => name !== FILENAME_COLUMN);
     checkColumnNames(columns, overrides, config.source_column, where);
     await ctx.datasets.run(
-      `CREATE TABLE ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${unnested}`,
+      `CREATE ${config.materialize === 'view' ? 'VIEW' : 'TABLE'} ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${unnested}`,
     );
     if (!skip) return { rejectedRows: 0 };
     // A second, cheap pass: no casting or unnesting, only counting the lines that did not parse.

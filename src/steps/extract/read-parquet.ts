@@ -37,7 +37,7 @@ export async function readParquet(
       files.length === 1 ? (files[0]?.relative ?? 'the input') : `the ${files.length} input files`,
     );
     await ctx.datasets.run(
-      `CREATE TABLE ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${reader}`,
+      `CREATE ${config.materialize === 'view' ? 'VIEW' : 'TABLE'} ${tempTable} AS SELECT *${source.exclude}${castReplace(columns, overrides)}${source.extra} FROM ${reader}`,
     );
     return { rejectedRows: 0 };
   } catch (error) {
