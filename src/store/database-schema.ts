@@ -50,6 +50,20 @@ export interface RunsTable {
   error_message: string | null;
   error_hint: string | null;
   error_step: string | null;
+  /** From migration 0002: the queue lease and a pending cancel request. */
+  lease_owner: string | null;
+  lease_expires_at: IsoTime | null;
+  cancel_requested_at: IsoTime | null;
+}
+
+/** One row per pipeline that was ever paused or reported invalid; no row means running and valid. */
+export interface PipelineStateTable {
+  pipeline_id: string;
+  /** 0 or 1 in both dialects. */
+  paused: number;
+  invalid_since: IsoTime | null;
+  invalid_reason: string | null;
+  updated_at: IsoTime;
 }
 
 export interface StepAttemptsTable {
@@ -125,4 +139,5 @@ export interface Database {
   artifacts: ArtifactsTable;
   data_loads: DataLoadsTable;
   audit: AuditTable;
+  pipeline_state: PipelineStateTable;
 }

@@ -1,20 +1,38 @@
 /**
  * The one StateStore implementation, written against Kysely with queries both SQLite and PostgreSQL
- * accept. An adapter folder (sqlite/, later postgres/) only opens a connection and describes its
- * driver's errors through `DialectSupport`; everything else — queries, row mapping, migrations — is here.
+ * accept. An adapter folder (sqlite/, postgres/) only opens a connection and describes its driver's
+ * errors through `DialectSupport`; everything else — queries, migrations — is here, and row mapping is
+ * in row-mapping.ts. Where the dialects must differ (claiming from the run queue) both variants sit
+ * side by side in one method.
  */
-import { Migrator, sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import { Migrator, sql, type ExpressionBuilder, type Kysely, type Updateable } from 'kysely';
 import { PwError } from '../core/errors/pw-error.js';
 import type { Database, StoreDialect } from './database-schema.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, createMigrationProvider } from './migrations/index.js';
+import {
+  errorColumns,
+  int,
+  iso,
+  isoOrNull,
+  jsonOrNull,
+  toArtifact,
+  toDataLoad,
+  toLog,
+  toPipelineState,
+  toRevision,
+  toRun,
+  toStepAttempt,
+  type RevisionRow,
+  type RunRow,
+} from './row-mapping.js';
 import type {
   ArtifactRecord,
+  ClaimRequest,
   DataLoadRecord,
-  ErrorInfo,
   LogEntry,
-  LogLevel,
   NewRun,
   PipelineRevision,
+  PipelineState,
   RunFilter,
   RunPatch,
   RunRecord,
@@ -50,11 +68,14 @@ const INSERT_CHUNK = 500;
 const REVISION_RETRIES = 5;
 const GENERIC_HINT =
   'Check that the state store is reachable and not used by an incompatible Pipewright version, then retry.';
-
-type Row<T extends keyof Database> = Selectable<Database[T]>;
-type RevisionRow = Database['pipeline_revisions'];
-type RunRow = Database['runs'];
-type ErrorColumns = Pick<RunRow, 'error_code' | 'error_message' | 'error_hint' | 'error_step'>;
+/** The trigger of runs queued by the scheduler; only these are unique per (pipeline, scheduled_for). */
+const SCHEDULE_TRIGGER = 'schedule';
+const CANCELLED_MESSAGE = 'The run was cancelled before it started';
+/**
+ * PostgreSQL transaction advisory-lock key ('pwclaims' in ASCII) taken by claims that check concurrency
+ * limits, so two workers cannot both count the same free slot. In `pg_locks`: classid 1886872428, objid 1634299251.
+ */
+const POSTGRES_CLAIM_LOCK_KEY = '8104055371618413939';
 
 export class KyselyStateStore implements StateStore {
   readonly #db: Kysely<Database>;
@@ -186,23 +207,7 @@ export class KyselyStateStore implements StateStore {
 
   createRun(run: NewRun): Promise<RunRecord> {
     return this.#guard(`create run ${run.id}`, async () => {
-      const row: RunRow = {
-        id: run.id,
-        pipeline_id: run.pipelineId,
-        revision: run.revision,
-        status: run.status,
-        trigger: run.trigger,
-        params: JSON.stringify(run.params),
-        scheduled_for: iso(run.scheduledFor),
-        queued_at: iso(run.queuedAt),
-        started_at: isoOrNull(run.startedAt),
-        finished_at: null,
-        attempt: 1,
-        workspace: run.workspace ?? null,
-        host: run.host ?? null,
-        pid: run.pid ?? null,
-        ...errorColumns(undefined),
-      };
+      const row = newRunRow(run);
       await this.#db.insertInto('runs').values(row).execute();
       return toRun(row);
     });
@@ -217,6 +222,9 @@ export class KyselyStateStore implements StateStore {
       if ('startedAt' in patch) values.started_at = isoOrNull(patch.startedAt);
       if ('finishedAt' in patch) values.finished_at = isoOrNull(patch.finishedAt);
       if ('workspace' in patch) values.workspace = patch.workspace ?? null;
+      if ('leaseOwner' in patch) values.lease_owner = patch.leaseOwner ?? null;
+      if ('leaseExpiresAt' in patch) values.lease_expires_at = isoOrNull(patch.leaseExpiresAt);
+      if ('cancelRequestedAt' in patch) values.cancel_requested_at = isoOrNull(patch.cancelRequestedAt);
       if ('host' in patch) values.host = patch.host ?? null;
       if ('pid' in patch) values.pid = patch.pid ?? null;
       if ('error' in patch) Object.assign(values, errorColumns(patch.error));
@@ -479,6 +487,253 @@ export class KyselyStateStore implements StateStore {
     });
   }
 
+  // ---- run queue ----------------------------------------------------------------------------------
+
+  enqueueRun(run: NewRun & { status: 'queued' }): Promise<RunRecord | undefined> {
+    return this.#guard(`queue run ${run.id}`, async () => {
+      // The conflict target names the partial unique index of migration 0002, so only a taken schedule
+      // slot is skipped; a taken run id still fails. No exception means no aborted PostgreSQL transaction.
+      const inserted = await this.#db
+        .insertInto('runs')
+        .values(newRunRow(run))
+        .onConflict((conflict) =>
+          conflict
+            .columns(['pipeline_id', 'scheduled_for'])
+            .where(sql.ref('trigger'), '=', sql.lit(SCHEDULE_TRIGGER))
+            .doNothing(),
+        )
+        .returningAll()
+        .executeTakeFirst();
+      return inserted === undefined ? undefined : toRun(inserted);
+    });
+  }
+
+  claimRun(request: ClaimRequest): Promise<RunRecord | undefined> {
+    return this.#guard(`claim a queued run for worker ${request.workerId}`, async () => {
+      const limited =
+        request.maxRunning !== undefined || Object.keys(request.maxRunningPerPipeline ?? {}).length > 0;
+      if (this.#dialect.name === 'postgres' && limited) {
+        // Under READ COMMITTED two claims could each count the same free slot before either commits;
+        // the lock makes claims that check limits take turns. Unlimited claims need only SKIP LOCKED.
+        return this.#db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(${POSTGRES_CLAIM_LOCK_KEY}::bigint)`.execute(trx);
+          return this.#claimStatement(trx, request);
+        });
+      }
+      // SQLite: one UPDATE holds the database's single write lock from its first read to its commit,
+      // so the choice, the limit counts and the write can never interleave with another claim.
+      return this.#claimStatement(this.#db, request);
+    });
+  }
+
+  /** One statement: `update runs set … where id = (oldest claimable queued run) and status = 'queued'`. */
+  async #claimStatement(db: Kysely<Database>, request: ClaimRequest): Promise<RunRecord | undefined> {
+    const now = iso(request.now);
+    const oldestClaimable = db
+      .selectFrom('runs as q')
+      .select('q.id')
+      .where('q.status', '=', 'queued')
+      .where((eb) => eb.and(limitConditions(eb, request)))
+      .orderBy('q.queued_at')
+      .orderBy('q.id')
+      .limit(1)
+      // PostgreSQL: lock the chosen row and pass over rows other claims have locked, instead of waiting
+      // for them and then finding them taken. SQLite has no row locks and needs none.
+      .$if(this.#dialect.name === 'postgres', (query) => query.forUpdate().skipLocked());
+    const row = await db
+      .updateTable('runs')
+      .set((eb) => ({
+        status: 'running',
+        lease_owner: request.workerId,
+        lease_expires_at: iso(new Date(request.now.getTime() + request.leaseMs)),
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+      }))
+      .where('id', '=', oldestClaimable)
+      .where('status', '=', 'queued')
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? undefined : toRun(row);
+  }
+
+  renewLease(runId: string, workerId: string, until: Date): Promise<boolean> {
+    return this.#guard(`renew the lease of run ${runId}`, async () => {
+      const result = await this.#db
+        .updateTable('runs')
+        .set({ lease_expires_at: iso(until) })
+        .where('id', '=', runId)
+        .where('lease_owner', '=', workerId)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  requeueExpiredLeases(
+    now: Date,
+    maxAttempts: number,
+  ): Promise<{ requeued: RunRecord[]; failed: RunRecord[] }> {
+    return this.#guard('take back runs whose lease expired', async () => {
+      const at = iso(now);
+      // Each UPDATE re-checks `status = 'running'` on the row it writes (PostgreSQL re-reads a row another
+      // transaction changed meanwhile; SQLite runs one writer at a time), so of two schedulers calling this
+      // at once, exactly one takes back each run. The two statements select disjoint runs by attempt.
+      const failed = await this.#db
+        .updateTable('runs')
+        .set({
+          status: 'failed',
+          finished_at: at,
+          lease_owner: null,
+          lease_expires_at: null,
+          ...errorColumns({
+            code: 'PW_PROCESS_LOST',
+            message: `The worker running this run stopped renewing its lease, and the run had used all ${maxAttempts} attempts`,
+            hint: 'Look at the logs of the host and pid shown on the run for why the worker stopped, then retry the run.',
+          }),
+        })
+        .where('status', '=', 'running')
+        .where('lease_expires_at', '<', at)
+        .where('attempt', '>=', maxAttempts)
+        .returningAll()
+        .execute();
+      const requeued = await this.#db
+        .updateTable('runs')
+        .set((eb) => ({
+          status: 'queued',
+          attempt: eb('attempt', '+', 1),
+          lease_owner: null,
+          lease_expires_at: null,
+        }))
+        .where('status', '=', 'running')
+        .where('lease_expires_at', '<', at)
+        .where('attempt', '<', maxAttempts)
+        .returningAll()
+        .execute();
+      return { requeued: inQueueOrder(requeued), failed: inQueueOrder(failed) };
+    });
+  }
+
+  requestCancel(runId: string, at: Date): Promise<RunRecord | undefined> {
+    return this.#guard(`cancel run ${runId}`, async () => {
+      const when = iso(at);
+      // One statement, so a run that changes between queued and running meanwhile is still handled
+      // as what it is when the cancel lands. Every CASE reads the row's values from before the update.
+      const row = await this.#db
+        .updateTable('runs')
+        .set((eb) => {
+          const ifQueued = () => eb.case().when('status', '=', 'queued');
+          return {
+            status: ifQueued().then('cancelled').else(eb.ref('status')).end(),
+            finished_at: ifQueued().then(when).else(eb.ref('finished_at')).end(),
+            error_code: ifQueued().then('PW_CANCELLED').else(eb.ref('error_code')).end(),
+            error_message: ifQueued().then(CANCELLED_MESSAGE).else(eb.ref('error_message')).end(),
+            error_hint: ifQueued().then(null).else(eb.ref('error_hint')).end(),
+            cancel_requested_at: eb.fn.coalesce('cancel_requested_at', eb.val(when)),
+          };
+        })
+        .where('id', '=', runId)
+        .where('status', 'in', ['queued', 'running'])
+        .returningAll()
+        .executeTakeFirst();
+      if (row !== undefined) return toRun(row);
+      const finished = await this.#db
+        .selectFrom('runs')
+        .selectAll()
+        .where('id', '=', runId)
+        .executeTakeFirst();
+      return finished === undefined ? undefined : toRun(finished);
+    });
+  }
+
+  lastScheduledSlot(pipelineId: string): Promise<Date | undefined> {
+    return this.#guard(`read the last scheduled slot of ${pipelineId}`, async () => {
+      const row = await this.#db
+        .selectFrom('runs')
+        .select((eb) => eb.fn.max('scheduled_for').as('slot'))
+        .where('pipeline_id', '=', pipelineId)
+        .where('trigger', '=', SCHEDULE_TRIGGER)
+        .executeTakeFirst();
+      return row?.slot == null ? undefined : new Date(row.slot);
+    });
+  }
+
+  countRuns(filter: { status?: RunStatus; pipelineId?: string } = {}): Promise<number> {
+    return this.#guard('count runs', async () => {
+      let query = this.#db.selectFrom('runs').select((eb) => eb.fn.countAll<number | string>().as('n'));
+      if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+      if (filter.pipelineId !== undefined) query = query.where('pipeline_id', '=', filter.pipelineId);
+      const row = await query.executeTakeFirstOrThrow();
+      return int(row.n);
+    });
+  }
+
+  // ---- pipeline state -----------------------------------------------------------------------------
+
+  getPipelineState(pipelineId: string): Promise<PipelineState | undefined> {
+    return this.#guard(`read the state of pipeline ${pipelineId}`, async () => {
+      const row = await this.#db
+        .selectFrom('pipeline_state')
+        .selectAll()
+        .where('pipeline_id', '=', pipelineId)
+        .executeTakeFirst();
+      return row === undefined ? undefined : toPipelineState(row);
+    });
+  }
+
+  listPipelineStates(): Promise<PipelineState[]> {
+    return this.#guard('list pipeline states', async () => {
+      const rows = await this.#db.selectFrom('pipeline_state').selectAll().orderBy('pipeline_id').execute();
+      return rows.map(toPipelineState);
+    });
+  }
+
+  setPipelinePaused(pipelineId: string, paused: boolean): Promise<void> {
+    return this.#guard(`${paused ? 'pause' : 'resume'} pipeline ${pipelineId}`, async () => {
+      await this.#db
+        .insertInto('pipeline_state')
+        .values({ pipeline_id: pipelineId, paused: paused ? 1 : 0, updated_at: iso(new Date()) })
+        .onConflict((conflict) =>
+          conflict.column('pipeline_id').doUpdateSet((eb) => ({
+            paused: eb.ref('excluded.paused'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    });
+  }
+
+  setPipelineInvalid(pipelineId: string, reason: string | undefined, at: Date): Promise<void> {
+    const what = `mark pipeline ${pipelineId} ${reason === undefined ? 'valid' : 'invalid'}`;
+    return this.#guard(what, async () => {
+      if (reason === undefined) {
+        // No row already means valid, so there is nothing to insert.
+        await this.#db
+          .updateTable('pipeline_state')
+          .set({ invalid_since: null, invalid_reason: null, updated_at: iso(at) })
+          .where('pipeline_id', '=', pipelineId)
+          .execute();
+        return;
+      }
+      await this.#db
+        .insertInto('pipeline_state')
+        .values({
+          pipeline_id: pipelineId,
+          paused: 0,
+          invalid_since: iso(at),
+          invalid_reason: reason,
+          updated_at: iso(at),
+        })
+        .onConflict((conflict) =>
+          conflict.column('pipeline_id').doUpdateSet((eb) => ({
+            // Still invalid after another edit: keep when it first broke, show the newest reason.
+            invalid_since: eb.fn.coalesce('pipeline_state.invalid_since', 'excluded.invalid_since'),
+            invalid_reason: eb.ref('excluded.invalid_reason'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    });
+  }
+
   /** Every driver error leaves the store as a PW_STORE error that says which store and what failed. */
   async #guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
     try {
@@ -498,157 +753,61 @@ export class KyselyStateStore implements StateStore {
   }
 }
 
-// ---- mapping between rows and records -------------------------------------------------------------
+// ---- query pieces -------------------------------------------------------------------------------
 
-function iso(date: Date): string {
-  return date.toISOString();
-}
-
-function isoOrNull(date: Date | undefined): string | null {
-  return date === undefined ? null : date.toISOString();
-}
-
-function dateOrUndefined(text: string | null): Date | undefined {
-  return text === null ? undefined : new Date(text);
-}
-
-function jsonOrNull(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
-}
-
-function parseJson<T>(text: string | null): T | undefined {
-  return text === null ? undefined : (JSON.parse(text) as T);
-}
-
-function int(value: number | string): number {
-  return typeof value === 'number' ? value : Number(value);
-}
-
-function intOrUndefined(value: number | string | null): number | undefined {
-  return value === null ? undefined : int(value);
-}
-
-function orUndefined<T>(value: T | null): T | undefined {
-  return value === null ? undefined : value;
+function newRunRow(run: NewRun): RunRow {
+  return {
+    id: run.id,
+    pipeline_id: run.pipelineId,
+    revision: run.revision,
+    status: run.status,
+    trigger: run.trigger,
+    params: JSON.stringify(run.params),
+    scheduled_for: iso(run.scheduledFor),
+    queued_at: iso(run.queuedAt),
+    started_at: isoOrNull(run.startedAt),
+    finished_at: null,
+    attempt: 1,
+    workspace: run.workspace ?? null,
+    lease_owner: null,
+    lease_expires_at: null,
+    cancel_requested_at: null,
+    host: run.host ?? null,
+    pid: run.pid ?? null,
+    ...errorColumns(undefined),
+  };
 }
 
 /**
- * Drops keys whose value is undefined, so a record read back deep-equals the one written and optional
- * fields are absent rather than present-but-undefined.
+ * The concurrency limits as conditions on the candidate run `q`: fewer than `maxRunning` runs running
+ * overall, and for each limited pipeline, either `q` belongs to another pipeline or that pipeline has
+ * fewer running runs than its limit. Counted inside the claiming statement, never beforehand.
  */
-function compact<T extends object>(record: T): T {
-  for (const key of Object.keys(record) as (keyof T)[]) {
-    if (record[key] === undefined) delete record[key];
+function limitConditions(eb: ExpressionBuilder<Database & { q: RunRow }, 'q'>, request: ClaimRequest) {
+  const running = (pipelineId?: string) => {
+    let count = eb
+      .selectFrom('runs as r')
+      .select((inner) => inner.fn.countAll<number>().as('n'))
+      .where('r.status', '=', 'running');
+    if (pipelineId !== undefined) count = count.where('r.pipeline_id', '=', pipelineId);
+    return count;
+  };
+  const conditions = [];
+  if (request.maxRunning !== undefined) conditions.push(eb(running(), '<', request.maxRunning));
+  for (const [pipelineId, max] of Object.entries(request.maxRunningPerPipeline ?? {})) {
+    conditions.push(eb.or([eb('q.pipeline_id', '<>', pipelineId), eb(running(pipelineId), '<', max)]));
   }
-  return record;
+  return conditions;
 }
 
-function errorColumns(error: ErrorInfo | undefined): ErrorColumns {
-  return {
-    error_code: error?.code ?? null,
-    error_message: error?.message ?? null,
-    error_hint: error?.hint ?? null,
-    error_step: error?.stepId ?? null,
-  };
+function inQueueOrder(rows: RunRow[]): RunRecord[] {
+  return rows
+    .sort((a, b) =>
+      a.queued_at === b.queued_at ? compareText(a.id, b.id) : compareText(a.queued_at, b.queued_at),
+    )
+    .map(toRun);
 }
 
-function toError(row: ErrorColumns): ErrorInfo | undefined {
-  if (row.error_code === null) return undefined;
-  return compact({
-    code: row.error_code,
-    message: row.error_message ?? '',
-    hint: orUndefined(row.error_hint),
-    stepId: orUndefined(row.error_step),
-  });
-}
-
-function toRevision(row: RevisionRow): PipelineRevision {
-  return {
-    pipelineId: row.pipeline_id,
-    revision: int(row.revision),
-    hash: row.hash,
-    definition: JSON.parse(row.definition) as unknown,
-    sourcePath: row.source_path,
-    createdAt: new Date(row.created_at),
-  };
-}
-
-function toRun(row: RunRow): RunRecord {
-  return compact<RunRecord>({
-    id: row.id,
-    pipelineId: row.pipeline_id,
-    revision: int(row.revision),
-    status: row.status as RunStatus,
-    trigger: row.trigger,
-    params: JSON.parse(row.params) as Record<string, unknown>,
-    scheduledFor: new Date(row.scheduled_for),
-    queuedAt: new Date(row.queued_at),
-    startedAt: dateOrUndefined(row.started_at),
-    finishedAt: dateOrUndefined(row.finished_at),
-    attempt: int(row.attempt),
-    workspace: orUndefined(row.workspace),
-    host: orUndefined(row.host),
-    pid: intOrUndefined(row.pid),
-    error: toError(row),
-  });
-}
-
-function toStepAttempt(row: Row<'step_attempts'>): StepAttemptRecord {
-  return compact<StepAttemptRecord>({
-    runId: row.run_id,
-    stepId: row.step_id,
-    attempt: int(row.attempt),
-    runAttempt: int(row.run_attempt),
-    status: row.status as StepStatus,
-    startedAt: new Date(row.started_at),
-    finishedAt: dateOrUndefined(row.finished_at),
-    rows: intOrUndefined(row.rows),
-    bytes: intOrUndefined(row.bytes),
-    outputs: parseJson<Record<string, unknown>>(row.outputs),
-    warnings: parseJson<string[]>(row.warnings),
-    error: toError(row),
-  });
-}
-
-function toLog(row: Row<'logs'>): StoredLogEntry {
-  return compact<StoredLogEntry>({
-    id: int(row.id),
-    runId: row.run_id,
-    stepId: orUndefined(row.step_id),
-    at: new Date(row.at),
-    level: row.level as LogLevel,
-    message: row.message,
-    data: parseJson<Record<string, unknown>>(row.data),
-  });
-}
-
-function toArtifact(row: Row<'artifacts'>): ArtifactRecord {
-  return compact<ArtifactRecord>({
-    id: int(row.id),
-    runId: row.run_id,
-    stepId: orUndefined(row.step_id),
-    name: row.name,
-    path: row.path,
-    bytes: int(row.bytes),
-    sha256: orUndefined(row.sha256),
-    contentType: orUndefined(row.content_type),
-    createdAt: new Date(row.created_at),
-    deletedAt: dateOrUndefined(row.deleted_at),
-  });
-}
-
-function toDataLoad(row: Row<'data_loads'>): DataLoadRecord {
-  return compact<DataLoadRecord>({
-    id: int(row.id),
-    runId: row.run_id,
-    pipelineId: row.pipeline_id,
-    stepId: row.step_id,
-    target: row.target,
-    source: orUndefined(row.source),
-    rows: int(row.rows),
-    bytes: intOrUndefined(row.bytes),
-    status: row.status as DataLoadRecord['status'],
-    at: new Date(row.at),
-    message: orUndefined(row.message),
-  });
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,15 +1,15 @@
 /**
- * One contract suite for every state-store adapter: each entry of ADAPTERS runs the same tests, so the
- * PostgreSQL adapter is added by appending a factory, not by copying tests.
+ * One contract suite for every state-store adapter: each entry of ADAPTERS (test-adapters.ts) runs the
+ * same tests, so an adapter is added by appending a factory, not by copying tests. The run queue has
+ * its own contract file, run-queue.test.ts, over the same adapters.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect as connectTcp, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test, type TestContext } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify, inspect } from 'node:util';
 import { Kysely, sql } from 'kysely';
@@ -29,154 +29,14 @@ import {
 } from './postgres/postgres-dialect.js';
 import { openSqliteStore } from './sqlite/open-sqlite-store.js';
 import type { LogEntry, NewRun, StateStore } from './state-store.js';
-
-interface AdapterFactory {
-  name: string;
-  /** A fresh, empty, migrated store for each test. */
-  open(): Promise<StateStore>;
-  /** Opens the store the last `open()` created again, to prove data survives a restart. */
-  reopen(): Promise<StateStore>;
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'pw-store-test-'));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-
-let sqliteCounter = 0;
-let sqlitePath = '';
-const ADAPTERS: AdapterFactory[] = [
-  {
-    name: 'sqlite',
-    open: () => {
-      sqliteCounter += 1;
-      sqlitePath = join(scratch, `case-${sqliteCounter}`, 'state.db');
-      return openSqliteStore(sqlitePath);
-    },
-    reopen: () => openSqliteStore(sqlitePath),
-  },
-];
-
-// ---- PostgreSQL: a fresh database per test, cloned from a template migrated once per test file --------
-
-/** The server for the PostgreSQL suites: a role that may create databases. */
-const PG_ADMIN_URL =
-  process.env.PIPEWRIGHT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-class PostgresTestServer {
-  readonly #admin: pg.Client;
-  readonly #adminUrl: string;
-  /** Random per test file, so files running in parallel never share a database. */
-  readonly #prefix = `pw_test_${randomBytes(4).toString('hex')}`;
-  readonly #created: string[] = [];
-  #template: Promise<string> | undefined;
-
-  private constructor(admin: pg.Client, adminUrl: string) {
-    this.#admin = admin;
-    this.#adminUrl = adminUrl;
-  }
-
-  /** The server, or why it cannot be used. */
-  static async connect(adminUrl: string): Promise<PostgresTestServer | string> {
-    const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-    admin.on('error', () => undefined);
-    try {
-      await admin.connect();
-      await admin.query('select 1');
-    } catch (error) {
-      await admin.end().catch(() => undefined);
-      const cause = normalizeDriverError(error);
-      return `${redactPostgresUrl(adminUrl)} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`;
-    }
-    return new PostgresTestServer(admin, adminUrl);
-  }
-
-  /** The admin URL pointed at another database, user, password or port. */
-  url(database: string, change: { user?: string; password?: string; port?: number } = {}): string {
-    const url = new URL(this.#adminUrl);
-    url.pathname = `/${database}`;
-    if (change.user !== undefined) url.username = change.user;
-    if (change.password !== undefined) url.password = change.password;
-    if (change.port !== undefined) {
-      url.hostname = this.host;
-      url.port = String(change.port);
-    }
-    return url.toString();
-  }
-
-  get host(): string {
-    return new URL(this.#adminUrl).hostname || '127.0.0.1';
-  }
-
-  get port(): number {
-    return Number(new URL(this.#adminUrl).port || 5432);
-  }
-
-  /** A new database with no tables; returns its name. */
-  async emptyDatabase(template?: string): Promise<string> {
-    const name = `${this.#prefix}_${this.#created.length + 1}`;
-    this.#created.push(name);
-    const from = template === undefined ? '' : ` template ${pg.escapeIdentifier(template)}`;
-    await this.#admin.query(`create database ${pg.escapeIdentifier(name)}${from}`);
-    return name;
-  }
-
-  /** A new database with every migration applied, cloned from a template migrated once. */
-  async migratedDatabase(): Promise<string> {
-    this.#template ??= (async () => {
-      const template = await this.emptyDatabase();
-      const store = await openPostgresStore(this.url(template));
-      await store.close();
-      return template;
-    })();
-    return this.emptyDatabase(await this.#template);
-  }
-
-  async query<R extends pg.QueryResultRow>(
-    database: string,
-    text: string,
-    values: unknown[] = [],
-  ): Promise<R[]> {
-    const client = new pg.Client({ connectionString: this.url(database) });
-    await client.connect();
-    try {
-      return (await client.query<R>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
-  async dropAll(): Promise<void> {
-    try {
-      for (const name of this.#created.reverse()) {
-        await this.#admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-      }
-    } finally {
-      await this.#admin.end();
-    }
-  }
-}
-
-/** The server, or why the PostgreSQL suites cannot run. */
-const postgres = await PostgresTestServer.connect(PG_ADMIN_URL);
-
-/** Outside CI a missing server skips the PostgreSQL suites, saying so; under CI it fails them. */
-function reportPostgresUnavailable(t: TestContext, reason: string): void {
-  if (process.env.CI === 'true') assert.fail(`PostgreSQL is required when CI=true: ${reason}`);
-  console.log(`# skipping postgres: ${reason}`);
-  t.skip(reason);
-}
-
-let postgresDatabase = '';
-if (typeof postgres !== 'string') {
-  after(() => postgres.dropAll());
-  ADAPTERS.push({
-    name: 'postgres',
-    open: async () => {
-      postgresDatabase = await postgres.migratedDatabase();
-      return openPostgresStore(postgres.url(postgresDatabase));
-    },
-    reopen: () => openPostgresStore(postgres.url(postgresDatabase)),
-  });
-}
+import {
+  ADAPTERS,
+  postgres,
+  reportPostgresUnavailable,
+  scratch,
+  type AdapterFactory,
+  type PostgresTestServer,
+} from './test-adapters.js';
 
 const T0 = new Date('2026-11-23T03:45:11.000Z');
 const minutes = (n: number): Date => new Date(T0.getTime() + n * 60_000);
@@ -821,7 +681,8 @@ async function flakyProxy(
 
 describe('PostgreSQL state store', () => {
   if (typeof postgres === 'string') {
-    test('needs a PostgreSQL server', (t) => reportPostgresUnavailable(t, postgres));
+    const reason = postgres;
+    test('needs a PostgreSQL server', (t) => reportPostgresUnavailable(t, reason));
     return;
   }
   const server = postgres;

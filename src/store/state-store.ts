@@ -41,6 +41,11 @@ export interface RunRecord {
   /** Which attempt of the whole run this is (a resume increments it). */
   attempt: number;
   workspace?: string | undefined;
+  /** The worker holding the run's lease and until when; a lease not renewed in time expires. */
+  leaseOwner?: string | undefined;
+  leaseExpiresAt?: Date | undefined;
+  /** Set when someone asked to cancel; the worker executing the run aborts it. */
+  cancelRequestedAt?: Date | undefined;
   /** Host and process that execute the run, so a crashed one can be recognised and resumed. */
   host?: string | undefined;
   pid?: number | undefined;
@@ -64,7 +69,20 @@ export interface NewRun {
 
 /** A key present with the value `undefined` clears that field (e.g. a resumed run drops its error). */
 export type RunPatch = Partial<
-  Pick<RunRecord, 'status' | 'startedAt' | 'finishedAt' | 'attempt' | 'workspace' | 'host' | 'pid' | 'error'>
+  Pick<
+    RunRecord,
+    | 'status'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'attempt'
+    | 'workspace'
+    | 'leaseOwner'
+    | 'leaseExpiresAt'
+    | 'cancelRequestedAt'
+    | 'host'
+    | 'pid'
+    | 'error'
+  >
 >;
 
 export interface RunFilter {
@@ -137,6 +155,27 @@ export interface DataLoadRecord {
   message?: string | undefined;
 }
 
+export interface ClaimRequest {
+  workerId: string;
+  now: Date;
+  leaseMs: number;
+  /**
+   * Most runs in status running at once across all workers (global concurrency limit). Every run in status
+   * running counts, leased or not; the limits are exact even when workers claim at the same moment.
+   */
+  maxRunning?: number | undefined;
+  /** Per-pipeline limits: a pipeline at its limit is passed over, its runs stay queued; 0 holds it back. */
+  maxRunningPerPipeline?: Readonly<Record<string, number>> | undefined;
+}
+
+export interface PipelineState {
+  pipelineId: string;
+  paused: boolean;
+  /** Set when the newest definition in the project folder does not validate; the last valid revision keeps running. */
+  invalidSince?: Date | undefined;
+  invalidReason?: string | undefined;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -171,7 +210,10 @@ export interface StateStore {
 
   appendLogs(entries: readonly LogEntry[]): Promise<void>;
   /** In order; `afterId` continues a previous read (for following a live run); default limit 1000. */
-  listLogs(runId: string, options?: { afterId?: number; limit?: number; stepId?: string }): Promise<StoredLogEntry[]>;
+  listLogs(
+    runId: string,
+    options?: { afterId?: number; limit?: number; stepId?: string },
+  ): Promise<StoredLogEntry[]>;
 
   addArtifact(artifact: Omit<ArtifactRecord, 'id'>): Promise<ArtifactRecord>;
   listArtifacts(runId: string): Promise<ArtifactRecord[]>;
@@ -182,4 +224,54 @@ export interface StateStore {
   recordDataLoad(load: Omit<DataLoadRecord, 'id'>): Promise<DataLoadRecord>;
   /** Newest first; default limit 100. */
   listDataLoads(filter?: { runId?: string; pipelineId?: string; limit?: number }): Promise<DataLoadRecord[]>;
+
+  /**
+   * Adds a queued run. A run triggered by the schedule (trigger exactly 'schedule') is unique per
+   * (pipeline, scheduledFor): when that slot was already queued by anyone, nothing is added and undefined
+   * is returned. Other triggers may share an instant. A run id already taken is still an error.
+   */
+  enqueueRun(run: NewRun & { status: 'queued' }): Promise<RunRecord | undefined>;
+  /**
+   * Atomically takes the oldest queued run (queuedAt, then id; respecting the limits) for `workerId`:
+   * status running, lease until now + leaseMs, startedAt set unless a previous attempt set it. At most one
+   * worker ever gets a given queued run. Host and pid are the caller's to set (updateRun). Undefined when
+   * nothing is claimable.
+   */
+  claimRun(request: ClaimRequest): Promise<RunRecord | undefined>;
+  /**
+   * Extends the lease; false when the worker no longer holds it (expired and requeued, or finished). A
+   * lease past its expiry that nobody took back yet is still the owner's to renew.
+   */
+  renewLease(runId: string, workerId: string, until: Date): Promise<boolean>;
+  /**
+   * Runs still `running` whose lease expired before `now` go back to queued with attempt + 1 (they
+   * resume from their checkpoint), or to failed with PW_PROCESS_LOST once `maxAttempts` is reached.
+   * The lease is cleared; queuedAt is kept, so a requeued run is claimed before newer ones. A pending
+   * cancel request stays on the run, so whoever claims it next stops it. Safe to call from several
+   * schedulers at once: each run is taken back by exactly one call. Both lists are in queue order.
+   */
+  requeueExpiredLeases(
+    now: Date,
+    maxAttempts: number,
+  ): Promise<{ requeued: RunRecord[]; failed: RunRecord[] }>;
+  /**
+   * Marks a queued run cancelled at once (finishedAt and error PW_CANCELLED), or asks the worker of a
+   * running one to stop (cancelRequestedAt; the first request's time is kept). A finished run is left
+   * as it is. Returns the run as it is now; undefined for an unknown id.
+   */
+  requestCancel(runId: string, at: Date): Promise<RunRecord | undefined>;
+  /** The newest scheduled slot queued for a pipeline (trigger 'schedule'), for catch-up. */
+  lastScheduledSlot(pipelineId: string): Promise<Date | undefined>;
+  countRuns(filter?: { status?: RunStatus; pipelineId?: string }): Promise<number>;
+
+  /** Undefined when the pipeline was never paused nor reported invalid: it runs and is valid. */
+  getPipelineState(pipelineId: string): Promise<PipelineState | undefined>;
+  /** Every pipeline with a stored state, by id. */
+  listPipelineStates(): Promise<PipelineState[]>;
+  setPipelinePaused(pipelineId: string, paused: boolean): Promise<void>;
+  /**
+   * A reason marks the pipeline invalid (invalidSince keeps the first report's `at` while it stays
+   * invalid); undefined marks it valid again.
+   */
+  setPipelineInvalid(pipelineId: string, reason: string | undefined, at: Date): Promise<void>;
 }

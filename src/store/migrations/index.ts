@@ -6,6 +6,7 @@
 import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../database-schema.js';
 import { migration0001Initial } from './0001_initial.js';
+import { migration0002RunQueue } from './0002_run_queue.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -21,7 +22,7 @@ export interface StoreMigration {
 }
 
 /** Append only: released migrations are never edited or reordered. */
-export const MIGRATIONS: readonly StoreMigration[] = [migration0001Initial];
+export const MIGRATIONS: readonly StoreMigration[] = [migration0001Initial, migration0002RunQueue];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
 export const MIGRATION_TABLE = 'pw_migration';
