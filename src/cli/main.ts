@@ -101,6 +101,44 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--dir <dir>', 'where the demo project lives', 'demo')
     .action(async (options: { dir: string }) => set(await (await import('./commands/demo.js')).demoCommand(globals(), options)));
 
+  program
+    .command('serve')
+    .description('run the service: scheduler, workers and health endpoints, until SIGTERM/SIGINT')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
+    .option('--concurrency <n>', 'runs executed at once by the in-process workers', '2')
+    .action(async (options: { host: string; port: string; concurrency: string }) => set(await (await import('./commands/serve.js')).serveCommand(globals(), options)));
+
+  program
+    .command('worker')
+    .description('execute queued runs (no scheduler), until SIGTERM/SIGINT')
+    .option('--concurrency <n>', 'runs executed at once', '1')
+    .action(async (options: { concurrency: string }) => set(await (await import('./commands/worker.js')).workerCommand(globals(), options)));
+
+  program
+    .command('scheduler')
+    .description('queue scheduled runs for workers to execute (no workers), until SIGTERM/SIGINT')
+    .action(async () => set(await (await import('./commands/scheduler.js')).schedulerCommand(globals())));
+
+  program
+    .command('trigger')
+    .description('queue a run for the service to execute; prints the run id as the last line')
+    .argument('<pipeline>', 'pipeline id')
+    .option('--param <name=value>', 'a run parameter (repeatable)', collect, [])
+    .action(async (pipeline: string, options: { param: string[] }) => set(await (await import('./commands/trigger.js')).triggerCommand(globals(), pipeline, options)));
+
+  program
+    .command('pause')
+    .description("stop queuing a pipeline's scheduled runs")
+    .argument('<pipeline>', 'pipeline id')
+    .action(async (pipeline: string) => set(await (await import('./commands/pause.js')).pauseCommand(globals(), pipeline)));
+
+  program
+    .command('resume')
+    .description("queue a paused pipeline's scheduled runs again")
+    .argument('<pipeline>', 'pipeline id')
+    .action(async (pipeline: string) => set(await (await import('./commands/resume.js')).resumeCommand(globals(), pipeline)));
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

@@ -2,9 +2,9 @@
  * Executes a pipeline run end to end: records the revision and the run, runs the step DAG in the
  * run's own DuckDB database, and records how it ended. A resumed run reuses its workspace and skips
  * the steps that already succeeded (their datasets are in the run database and their results in the
- * store), continuing from the first unfinished step.
+ * store), continuing from the first unfinished step. A run claimed from the queue by a worker does
+ * the same when its workspace holds a checkpoint (see run-start.ts).
  */
-import { hostname } from 'node:os';
 import { access } from 'node:fs/promises';
 import type { StepResult } from '../core/step.js';
 import { PwError, toPwError, type SourceLocation } from '../core/errors/pw-error.js';
@@ -14,13 +14,12 @@ import type { ProjectSpec } from '../core/spec/project-schema.js';
 import type { StepRegistry } from '../steps/registry.js';
 import type { RunRecord, StateStore } from '../store/state-store.js';
 import { buildPlan } from '../core/spec/plan.js';
-import { definitionHash } from '../core/spec/revision-hash.js';
 import { Redactor, renderConfig } from '../core/secrets.js';
 import { runDag } from './dag-runner.js';
 import { openRunDatabase, type RunDatabase } from './run-database.js';
 import { RunLog } from './run-log.js';
 import { runStep } from './run-step.js';
-import { newRunId } from './run-ids.js';
+import { startRun } from './run-start.js';
 import { applyArtifactRetention, removeWorkspace, runPaths, shouldKeepWorkspace } from './workspace.js';
 import type { RunListener } from './run-events.js';
 
@@ -41,6 +40,13 @@ export interface RunRequest {
   env?: Readonly<Record<string, string | undefined>>;
   /** Resume this run instead of starting a new one (its stored definition is used). */
   resume?: RunRecord;
+  /**
+   * Execute this queued run, just claimed by a worker, with `pipeline` being its stored revision. It
+   * continues from its checkpoint when its workspace holds succeeded steps, else starts afresh.
+   */
+  claimed?: RunRecord;
+  /** For a claimed run: false once the lease was lost, so the end is not recorded over another worker's. */
+  stillClaimed?: () => boolean;
 }
 
 export interface RunOutcome {
@@ -56,64 +62,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const env = request.env ?? process.env;
   const timezone = pipeline.timezone ?? pipeline.schedule?.timezone ?? project.timezone;
 
-  let run: RunRecord;
-  const results = new Map<string, StepResult>();
-  if (request.resume) {
-    run = request.resume;
-    for (const attempt of await store.listStepAttempts(run.id)) {
-      if (attempt.status === 'running') {
-        // Left behind by a process that died mid-step; say so in the history instead of leaving it open.
-        await store.finishStepAttempt(run.id, attempt.stepId, attempt.attempt, {
-          status: 'failed',
-          finishedAt: now,
-          error: {
-            code: 'PW_PROCESS_LOST',
-            message: 'The process running this step stopped before the step finished',
-            stepId: attempt.stepId,
-          },
-        });
-      }
-      if (attempt.status === 'succeeded') {
-        results.set(attempt.stepId, { rows: attempt.rows, bytes: attempt.bytes, outputs: attempt.outputs ?? {} } as StepResult);
-      }
-    }
-    await store.updateRun(run.id, {
-      status: 'running',
-      attempt: run.attempt + 1,
-      startedAt: now,
-      finishedAt: undefined,
-      error: undefined,
-      host: hostname(),
-      pid: process.pid,
-    });
-    run = { ...run, status: 'running', attempt: run.attempt + 1, startedAt: now, host: hostname(), pid: process.pid };
-    delete run.error;
-    delete run.finishedAt;
-  } else {
-    const { revision } = await store.savePipelineRevision({
-      pipelineId: pipeline.id,
-      hash: definitionHash(pipeline),
-      definition: pipeline,
-      sourcePath: request.sourcePath,
-      at: now,
-    });
-    const id = newRunId(now);
-    const paths = runPaths(request.projectDir, project, id);
-    run = await store.createRun({
-      id,
-      pipelineId: pipeline.id,
-      revision: revision.revision,
-      status: 'running',
-      trigger: request.trigger,
-      params: request.params,
-      scheduledFor: request.scheduledFor ?? now,
-      queuedAt: now,
-      startedAt: now,
-      workspace: paths.workspaceDir,
-      host: hostname(),
-      pid: process.pid,
-    });
-  }
+  const started = await startRun(request, now);
+  let run = started.run;
+  const results = started.results;
 
   const paths = runPaths(request.projectDir, project, run.id);
   const redactor = new Redactor();
@@ -122,8 +73,13 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   request.listener?.({ type: 'run-started', run, steps: plan.nodes.map((node) => node.id), alreadyDone: [...results.keys()] });
 
   const controller = new AbortController();
+  // A caller may abort with its own PwError (e.g. a worker shutting down says so); anything else is a cancel.
   const onExternalAbort = () =>
-    controller.abort(new PwError('PW_CANCELLED', 'The run was cancelled', { hint: 'Resume it with `pipewright run --resume`.' }));
+    controller.abort(
+      request.signal?.reason instanceof PwError
+        ? request.signal.reason
+        : new PwError('PW_CANCELLED', 'The run was cancelled', { hint: 'Resume it with `pipewright run --resume`.' }),
+    );
   if (request.signal?.aborted) onExternalAbort();
   request.signal?.addEventListener('abort', onExternalAbort, { once: true });
   // `defaults.timeout` in pipewright.yaml is the default of the pipeline's own `timeout`, like its siblings.
@@ -145,9 +101,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   let database: RunDatabase | undefined;
   let failure: PwError | undefined;
   try {
-    if (request.resume) await ensureWorkspace(paths.databaseFile, run.id);
+    if (started.requireWorkspace) await ensureWorkspace(paths.databaseFile, run.id);
     database = await openRunDatabase(paths.databaseFile, { memoryLimit: project.duckdb.memory_limit, threads: project.duckdb.threads });
-    log.write('info', request.resume ? `resuming run (attempt ${run.attempt}); ${results.size} steps already done` : `run started by ${run.trigger}`);
+    log.write('info', started.message);
     const openDatabase = database;
     const stepsById = new Map(pipeline.steps.map((step) => [step.id, step]));
     const outcome = await runDag({
@@ -211,12 +167,14 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     hint: failure.hint,
     stepId: 'stepId' in failure ? String(failure.stepId) : undefined,
   };
+  // A worker whose lease was taken over must not overwrite the new holder's record or remove its workspace.
+  const owned = request.stillClaimed?.() ?? true;
   log.write(status === 'succeeded' ? 'info' : 'error', `run ${status}${error ? `: ${error.code} ${error.message}` : ''}`);
   await log.flush();
-  await store.updateRun(run.id, { status, finishedAt, error });
+  if (owned) await store.updateRun(run.id, { status, finishedAt, error });
   run = { ...run, status, finishedAt, ...(error ? { error } : {}) };
   database?.close();
-  if (!shouldKeepWorkspace(project.workspace.keep, status === 'succeeded')) await removeWorkspace(paths);
+  if (owned && !shouldKeepWorkspace(project.workspace.keep, status === 'succeeded')) await removeWorkspace(paths);
   await applyArtifactRetention(store, request.projectDir, project, finishedAt).catch((cause: unknown) => {
     process.emitWarning(`artifact retention failed: ${(cause as Error).message}`);
   });

@@ -1,0 +1,122 @@
+/**
+ * `pipewright serve`: the single-machine service. It keeps the pipeline definitions in the store in
+ * step with the project folder, runs the scheduler and executes runs with in-process workers, and
+ * answers GET /health and /ready over HTTP (the seam where the REST API will be mounted). It runs
+ * until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+ */
+import type { GlobalOptions } from '../main.js';
+import { EXIT } from '../exit-codes.js';
+import { PwError } from '../../core/errors/pw-error.js';
+import { VERSION } from '../../version.js';
+import { startHealthServer } from '../../api/health-server.js';
+import { DefinitionSync } from '../../scheduler/definitions.js';
+import { Scheduler } from '../../scheduler/scheduler-loop.js';
+import { Worker } from '../../scheduler/worker.js';
+import { consoleServiceLog } from '../../scheduler/service-log.js';
+import { formatDuration } from '../../core/duration.js';
+import {
+  describeSettings,
+  openServiceSession,
+  parseConcurrency,
+  pipelineOverview,
+  untilShutdownSignal,
+} from '../service-process.js';
+
+export interface ServeOptions {
+  host: string;
+  port: string;
+  concurrency: string;
+}
+
+export async function serveCommand(globals: GlobalOptions, options: ServeOptions): Promise<number> {
+  const port = parsePort(options.port);
+  const concurrency = parseConcurrency(options.concurrency);
+  const shutdown = untilShutdownSignal();
+  const log = consoleServiceLog('serve');
+  try {
+    const { project, store, settings, storeLabel } = await openServiceSession(globals);
+    try {
+      const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
+      let synced = false;
+      const worker = new Worker({
+        store,
+        project,
+        concurrency,
+        leaseMs: settings.leaseMs,
+        pollMs: settings.pollMs,
+        graceMs: settings.graceMs,
+        maxRunAttempts: settings.maxRunAttempts,
+        log: consoleServiceLog('worker'),
+      });
+      // Listening first, so /health answers while the definitions load; /ready waits for them.
+      const http = await startHealthServer({
+        host: options.host,
+        port,
+        version: VERSION,
+        ready: async () => {
+          if (!synced) return false;
+          const queued = await store.countRuns({ status: 'queued' });
+          return { queued, running_here: worker.running, pipelines: definitions.pipelines().length };
+        },
+      });
+      try {
+        const { pipelines } = await definitions.start();
+        synced = true;
+        const paused = new Set(
+          (await store.listPipelineStates()).filter((state) => state.paused).map((state) => state.pipelineId),
+        );
+        const scheduler = new Scheduler({
+          store,
+          projectTimezone: project.spec.timezone,
+          pipelineIds: () => definitions.scheduledIds(),
+          intervalMs: settings.tickMs,
+          maxRunAttempts: settings.maxRunAttempts,
+          log: consoleServiceLog('scheduler'),
+        });
+        process.stdout.write(
+          [
+            `Pipewright ${VERSION} serving ${project.dir}`,
+            `  state store: ${storeLabel}`,
+            `  pipelines (${project.spec.pipelines_dir}/ is watched for changes):`,
+            ...pipelineOverview(pipelines, project.spec.timezone, paused).map((line) => `  ${line}`),
+            `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
+            `  workers: ${concurrency} in this process (${describeSettings(settings)})`,
+            `  http: ${http.url}/health and ${http.url}/ready (the REST API comes in a later version)`,
+            'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',
+            '',
+          ].join('\n'),
+        );
+        scheduler.start();
+        worker.start();
+
+        const signal = await shutdown.signal;
+        log(
+          'info',
+          `${signal}: shutting down; no new runs are claimed, running ones get ${formatDuration(settings.graceMs)} to finish`,
+        );
+        await scheduler.stop();
+        definitions.stop();
+        await worker.stop();
+      } finally {
+        definitions.stop();
+        await http.close();
+      }
+    } finally {
+      await store.close();
+    }
+    log('info', 'stopped');
+    return EXIT.ok;
+  } finally {
+    shutdown.dispose();
+  }
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new PwError('PW_USAGE', `--port expects a port number from 0 to 65535, found '${text}'`, {
+      hint: '0 picks a free port.',
+    });
+  }
+  return port;
+}

@@ -1,0 +1,142 @@
+/**
+ * What the long-running commands (`serve`, `worker`, `scheduler`) share: settings from the
+ * environment, the project and store they open, the pipeline overview they print, and the graceful
+ * shutdown on SIGTERM/SIGINT (a second signal quits at once).
+ */
+import { PwError } from '../core/errors/pw-error.js';
+import { loadProject, type Project } from '../project/load-project.js';
+import { openStateStore, STATE_URL_ENV } from '../store/open-store.js';
+import type { StateStore } from '../store/state-store.js';
+import type { SyncedPipeline } from '../scheduler/definitions.js';
+import { DEFAULT_GRACE_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from '../scheduler/worker.js';
+import { DEFAULT_MAX_RUN_ATTEMPTS, DEFAULT_TICK_MS } from '../scheduler/scheduler-loop.js';
+import { formatDuration } from '../core/duration.js';
+import { scheduleLine } from './describe-schedule.js';
+import type { GlobalOptions } from './main.js';
+
+export interface ServiceSettings {
+  leaseMs: number;
+  graceMs: number;
+  pollMs: number;
+  tickMs: number;
+  maxRunAttempts: number;
+}
+
+/** Environment variables that tune the service (all optional; documented in docs/operations.md). */
+export const SERVICE_ENV = {
+  leaseMs: 'PIPEWRIGHT_LEASE_MS',
+  graceMs: 'PIPEWRIGHT_SHUTDOWN_GRACE_MS',
+  pollMs: 'PIPEWRIGHT_POLL_MS',
+  tickMs: 'PIPEWRIGHT_TICK_MS',
+  maxRunAttempts: 'PIPEWRIGHT_MAX_RUN_ATTEMPTS',
+} as const;
+
+export function serviceSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ServiceSettings {
+  const read = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new PwError('PW_USAGE', `${name} expects a whole number ≥ ${min}, found '${raw}'`, {
+        hint: `Unset ${name} to use the default (${fallback}).`,
+      });
+    }
+    return value;
+  };
+  return {
+    leaseMs: read(SERVICE_ENV.leaseMs, DEFAULT_LEASE_MS, 300),
+    graceMs: read(SERVICE_ENV.graceMs, DEFAULT_GRACE_MS, 0),
+    pollMs: read(SERVICE_ENV.pollMs, DEFAULT_POLL_MS, 10),
+    tickMs: read(SERVICE_ENV.tickMs, DEFAULT_TICK_MS, 100),
+    maxRunAttempts: read(SERVICE_ENV.maxRunAttempts, DEFAULT_MAX_RUN_ATTEMPTS, 1),
+  };
+}
+
+export function parseConcurrency(text: string, option = '--concurrency'): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 64) {
+    throw new PwError('PW_USAGE', `${option} expects a whole number from 1 to 64, found '${text}'`);
+  }
+  return value;
+}
+
+export interface ServiceSession {
+  project: Project;
+  store: StateStore;
+  settings: ServiceSettings;
+  /** Where the store is, for the start-up banner (passwords masked). */
+  storeLabel: string;
+}
+
+export async function openServiceSession(globals: GlobalOptions): Promise<ServiceSession> {
+  const settings = serviceSettings();
+  const project = await loadProject(globals.project);
+  const store = await openStateStore(project.spec.state, project.dir);
+  const location = process.env[STATE_URL_ENV]?.trim() || project.spec.state;
+  let storeLabel = `SQLite ${location}`;
+  if (/^postgres(?:ql)?:\/\//i.test(location)) {
+    // Loaded only here: the store already pulled in the PostgreSQL driver this module needs.
+    const { redactPostgresUrl } = await import('../store/postgres/postgres-dialect.js');
+    storeLabel = `PostgreSQL ${redactPostgresUrl(location)}`;
+  }
+  return { project, store, settings, storeLabel };
+}
+
+/** Resolves with the first SIGTERM or SIGINT; a second one exits at once with code 130. */
+export function untilShutdownSignal(onSecond: () => void = () => process.exit(130)): {
+  signal: Promise<NodeJS.Signals>;
+  dispose: () => void;
+} {
+  let received: NodeJS.Signals | undefined;
+  let resolveSignal: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
+  const handler = (name: NodeJS.Signals) => {
+    if (received) {
+      process.stderr.write(
+        `${name} again: quitting at once; running runs are resumed by the next worker after their lease expires\n`,
+      );
+      onSecond();
+      return;
+    }
+    received = name;
+    resolveSignal(name);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return {
+    signal,
+    dispose: () => {
+      process.off('SIGTERM', handler);
+      process.off('SIGINT', handler);
+    },
+  };
+}
+
+/** One line per pipeline: its schedule in words and next slot, or why it does not run. */
+export function pipelineOverview(
+  pipelines: readonly SyncedPipeline[],
+  projectTimezone: string,
+  paused: ReadonlySet<string>,
+): string[] {
+  if (pipelines.length === 0) return ['  (no pipelines yet: add pipelines/<id>.yaml; the folder is watched)'];
+  const width = Math.max(...pipelines.map((pipeline) => pipeline.id.length));
+  return pipelines.map((pipeline) => {
+    const id = pipeline.id.padEnd(width);
+    const pausedNote = paused.has(pipeline.id) ? ' [paused]' : '';
+    if (pipeline.invalidReason !== undefined) {
+      const runs =
+        pipeline.revision === undefined ? 'not running' : `revision ${pipeline.revision} keeps running`;
+      return `  ${id}  invalid (${runs}): ${pipeline.invalidReason}${pausedNote}`;
+    }
+    const schedule = pipeline.spec?.schedule;
+    if (!schedule)
+      return `  ${id}  no schedule; start it with: pipewright trigger ${pipeline.id}${pausedNote}`;
+    return `  ${id}  ${scheduleLine(schedule, projectTimezone)} (catchup: ${schedule.catchup})${pausedNote}`;
+  });
+}
+
+export function describeSettings(settings: ServiceSettings): string {
+  return `lease ${formatDuration(settings.leaseMs)}, shutdown grace ${formatDuration(settings.graceMs)}`;
+}

@@ -1,0 +1,238 @@
+/**
+ * The scheduler: on every tick it returns runs with an expired lease to the queue, then queues the
+ * slots each scheduled pipeline is due for, per its catch-up policy (`slotsToQueue`).
+ *
+ * - Only pipelines in `pipelineIds()` are considered (the definitions sync lists those with a file
+ *   and a valid revision); a paused pipeline queues nothing.
+ * - The schedule comes from the pipeline's latest valid revision in the store, and runs are queued
+ *   with that revision and the parameter defaults, trigger `schedule`.
+ * - A slot is queued at most once: the store refuses a second scheduled run for the same
+ *   (pipeline, scheduled_for), so schedulers that restart, race or run on several machines can only
+ *   skip slots someone else queued. `lastScheduledSlot` makes catch-up resume where anyone left off.
+ * - The clock is injectable: downtime, a clock jumping forward and racing schedulers are test inputs.
+ *
+ * `start()` ticks at once and then every `intervalMs` (default 15 s), or earlier when a slot falls
+ * due before that.
+ */
+import { pipelineSchema, type PipelineSpec } from '../core/spec/pipeline-schema.js';
+import { resolveParams } from '../core/params.js';
+import { toPwError } from '../core/errors/pw-error.js';
+import { newRunId } from '../engine/run-ids.js';
+import type { RunRecord, StateStore } from '../store/state-store.js';
+import { slotsToQueue } from './catch-up.js';
+import { silentLog, type ServiceLog } from './service-log.js';
+
+export const DEFAULT_TICK_MS = 15_000;
+/** A run whose lease expired this many times is failed instead of requeued again. */
+export const DEFAULT_MAX_RUN_ATTEMPTS = 3;
+
+export interface SchedulerOptions {
+  store: StateStore;
+  projectTimezone: string;
+  /** The pipelines to schedule (read on every tick). */
+  pipelineIds: () => Iterable<string>;
+  clock?: () => Date;
+  intervalMs?: number;
+  maxRunAttempts?: number;
+  /** With `catchup: none`, how late a slot may be and still be queued (default 60 s). */
+  graceMs?: number;
+  log?: ServiceLog;
+}
+
+export interface TickResult {
+  queued: RunRecord[];
+  /** Slots this scheduler computed but another one had already queued. */
+  skipped: number;
+  requeued: RunRecord[];
+  failed: RunRecord[];
+  /** The earliest upcoming slot over all scheduled pipelines. */
+  next: Date | undefined;
+}
+
+interface CachedDefinition {
+  revision: number;
+  spec: PipelineSpec;
+  firstCreatedAt: Date;
+}
+
+export class Scheduler {
+  private readonly store: StateStore;
+  private readonly clock: () => Date;
+  private readonly intervalMs: number;
+  private readonly log: ServiceLog;
+  private readonly definitions = new Map<string, CachedDefinition>();
+  /** Problems already logged, so a broken pipeline is reported once, not every tick. */
+  private readonly reported = new Set<string>();
+  private readonly droppedLogged = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<TickResult> | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? (() => new Date());
+    this.intervalMs = options.intervalMs ?? DEFAULT_TICK_MS;
+    this.log = options.log ?? silentLog;
+  }
+
+  /** One pass; overlapping calls share the pass in progress. */
+  tick(): Promise<TickResult> {
+    this.ticking ??= this.tickOnce().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop();
+  }
+
+  /** Stops ticking and waits for a tick in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.ticking?.catch(() => undefined);
+  }
+
+  private loop(): void {
+    if (this.stopped) return;
+    this.tick()
+      .then((result) => this.schedule(result.next))
+      .catch((error: unknown) => {
+        this.log('error', `tick failed: ${toPwError(error).message}`);
+        this.schedule(undefined);
+      });
+  }
+
+  private schedule(next: Date | undefined): void {
+    if (this.stopped) return;
+    let delay = this.intervalMs;
+    if (next !== undefined)
+      delay = Math.min(delay, Math.max(50, next.getTime() - this.clock().getTime() + 10));
+    this.timer = setTimeout(() => this.loop(), delay);
+  }
+
+  private async tickOnce(): Promise<TickResult> {
+    const now = this.clock();
+    const result: TickResult = { queued: [], skipped: 0, requeued: [], failed: [], next: undefined };
+    const expired = await this.store.requeueExpiredLeases(
+      now,
+      this.options.maxRunAttempts ?? DEFAULT_MAX_RUN_ATTEMPTS,
+    );
+    result.requeued = expired.requeued;
+    result.failed = expired.failed;
+    for (const run of expired.requeued) {
+      this.log(
+        'warn',
+        `run ${run.id} (${run.pipelineId}) lost its worker's lease; requeued as attempt ${run.attempt}`,
+      );
+    }
+    for (const run of expired.failed) {
+      this.log('error', `run ${run.id} (${run.pipelineId}) lost its worker's lease too often; marked failed`);
+    }
+    for (const pipelineId of this.options.pipelineIds()) {
+      try {
+        await this.schedulePipeline(pipelineId, now, result);
+      } catch (error) {
+        this.report(
+          `${pipelineId}:error`,
+          'error',
+          `${pipelineId}: scheduling failed: ${toPwError(error).message}`,
+        );
+      }
+    }
+    return result;
+  }
+
+  private async schedulePipeline(pipelineId: string, now: Date, result: TickResult): Promise<void> {
+    const state = await this.store.getPipelineState(pipelineId);
+    if (state?.paused) return;
+    const definition = await this.definition(pipelineId);
+    const schedule = definition?.spec.schedule;
+    if (!definition || !schedule) return;
+
+    const lastSlot = await this.store.lastScheduledSlot(pipelineId);
+    const plan = slotsToQueue({
+      schedule,
+      projectTimezone: this.options.projectTimezone,
+      lastSlot,
+      now,
+      createdAt: definition.firstCreatedAt,
+      ...(this.options.graceMs === undefined ? {} : { graceMs: this.options.graceMs }),
+    });
+    if (plan.next && (result.next === undefined || plan.next < result.next)) result.next = plan.next;
+    // With `none`, dropped slots stay behind the last queued one until the next slot is due: say it once.
+    const dropKey = `${lastSlot?.toISOString() ?? '-'}|${plan.dropped}`;
+    if (plan.dropped > 0 && this.droppedLogged.get(pipelineId) !== dropKey) {
+      this.droppedLogged.set(pipelineId, dropKey);
+      this.log(
+        'warn',
+        `${pipelineId}: ${plan.droppedCapped ? 'more than ' : ''}${plan.dropped} missed slot${plan.dropped === 1 ? '' : 's'} not queued (catchup: ${schedule.catchup}${schedule.catchup === 'all' ? `, max_catchup ${schedule.max_catchup ?? 100}` : ''})`,
+      );
+    }
+    if (plan.slots.length === 0) return;
+
+    let params: Record<string, unknown>;
+    try {
+      params = resolveParams(definition.spec.params, {});
+    } catch (error) {
+      this.report(
+        `${pipelineId}@${definition.revision}:params`,
+        'error',
+        `${pipelineId}: cannot queue scheduled runs: ${toPwError(error).message.replace(/\s*\n\s*-?\s*/g, ' ')} (give every required parameter a default)`,
+      );
+      return;
+    }
+    for (const slot of plan.slots) {
+      const queued = await this.store.enqueueRun({
+        id: newRunId(now),
+        pipelineId,
+        revision: definition.revision,
+        status: 'queued',
+        trigger: 'schedule',
+        params,
+        scheduledFor: slot,
+        queuedAt: now,
+      });
+      if (queued) {
+        result.queued.push(queued);
+        this.log('info', `${pipelineId}: queued run ${queued.id} for ${slot.toISOString()}`);
+      } else {
+        result.skipped += 1;
+      }
+    }
+  }
+
+  /** The latest valid revision, parsed once per revision; the first revision's time anchors catch-up. */
+  private async definition(pipelineId: string): Promise<CachedDefinition | undefined> {
+    const latest = await this.store.latestPipelineRevision(pipelineId);
+    if (!latest) return undefined;
+    const cached = this.definitions.get(pipelineId);
+    if (cached?.revision === latest.revision) return cached;
+    const parsed = pipelineSchema.safeParse(latest.definition);
+    if (!parsed.success) {
+      this.report(
+        `${pipelineId}@${latest.revision}:parse`,
+        'error',
+        `${pipelineId}: stored revision ${latest.revision} does not parse`,
+      );
+      return undefined;
+    }
+    const first =
+      cached?.firstCreatedAt ??
+      (await this.store.getPipelineRevision(pipelineId, 1))?.createdAt ??
+      latest.createdAt;
+    const entry = { revision: latest.revision, spec: parsed.data, firstCreatedAt: first };
+    this.definitions.set(pipelineId, entry);
+    return entry;
+  }
+
+  private report(key: string, level: 'warn' | 'error', message: string): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.log(level, message);
+  }
+}
