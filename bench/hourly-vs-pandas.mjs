@@ -46,7 +46,10 @@ const options = parseOptions(
     probes: { default: 1000, help: 'number of probes; each reports every 15 minutes' },
     python: { default: '/usr/bin/python3', help: "the Python that has Debian's python3-pandas" },
     'generate-only': { default: false, help: 'write the input data to bench/.data and stop' },
-    materialize: { default: 'table', help: "files.read materialize: table (copy into the run database) or view" },
+    materialize: {
+      default: 'table',
+      help: 'files.read materialize: table (copy into the run database) or view',
+    },
     floor: {
       default: true,
       help: 'also run the job as one bare DuckDB query (bench/hourly-bare.mjs); --floor=false to skip',

@@ -43,7 +43,10 @@ const options = parseOptions(
     rows: { default: 1_000_000, help: 'documents to generate' },
     'generate-only': { default: false, help: 'write the input data to bench/.data and stop' },
     'memory-limit': { default: '1GB', help: 'DuckDB memory_limit for both ways' },
-    materialize: { default: 'table', help: "files.read materialize: table (copy into the run database) or view" },
+    materialize: {
+      default: 'table',
+      help: 'files.read materialize: table (copy into the run database) or view',
+    },
   },
   'node bench/ndjson-to-parquet.mjs — NDJSON → Parquet: Pipewright pipeline vs. a bare DuckDB script',
 );

@@ -15,7 +15,9 @@ function findTests(dir) {
 }
 
 const filter = process.argv[2];
-const files = findTests('dist').filter((file) => !filter || file.includes(filter)).sort();
+const files = findTests('dist')
+  .filter((file) => !filter || file.includes(filter))
+  .sort();
 if (files.length === 0) {
   console.error(`No test files found${filter ? ` matching '${filter}'` : ''}; did the build run?`);
   process.exit(1);

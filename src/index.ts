@@ -4,7 +4,16 @@
  */
 export { z } from 'zod';
 export { defineStep } from './core/step.js';
-export type { StepContext, StepResult, StepDefinition, StepLogger, Datasets, Artifacts, RunInfo, Row } from './core/step.js';
+export type {
+  StepContext,
+  StepResult,
+  StepDefinition,
+  StepLogger,
+  Datasets,
+  Artifacts,
+  RunInfo,
+  Row,
+} from './core/step.js';
 export { PwError } from './core/errors/pw-error.js';
 export type { ErrorCode } from './core/errors/codes.js';
 export { createStepHarness } from './testing/step-harness.js';

@@ -15,12 +15,22 @@ function where(location: SourceLocation | undefined, cwd: string): string | unde
 
 function block(
   style: Style,
-  parts: { code: string; message: string; location?: string | undefined; path?: string | undefined; expected?: string | undefined; found?: string | undefined; hint?: string | undefined },
+  parts: {
+    code: string;
+    message: string;
+    location?: string | undefined;
+    path?: string | undefined;
+    expected?: string | undefined;
+    found?: string | undefined;
+    hint?: string | undefined;
+  },
 ): string {
   const lines = [`${style.red(`error[${parts.code}]`)}: ${style.bold(parts.message.split('\n')[0] ?? '')}`];
   for (const extra of parts.message.split('\n').slice(1)) lines.push(`  ${extra}`);
   if (parts.location || parts.path) {
-    lines.push(`  ${style.dim('-->')} ${[parts.location, parts.path ? `(${parts.path})` : undefined].filter(Boolean).join(' ')}`);
+    lines.push(
+      `  ${style.dim('-->')} ${[parts.location, parts.path ? `(${parts.path})` : undefined].filter(Boolean).join(' ')}`,
+    );
   }
   if (parts.expected !== undefined) lines.push(`  ${style.dim('expected:')} ${parts.expected}`);
   if (parts.found !== undefined) lines.push(`  ${style.dim('found:   ')} ${parts.found}`);
@@ -32,7 +42,11 @@ export function formatIssue(issue: SpecIssue, style: Style, cwd = process.cwd())
   return block(style, { ...issue, location: where(issue.location, cwd) });
 }
 
-export function formatError(error: PwError, style: Style, options: { verbose?: boolean; cwd?: string } = {}): string {
+export function formatError(
+  error: PwError,
+  style: Style,
+  options: { verbose?: boolean; cwd?: string } = {},
+): string {
   const cwd = options.cwd ?? process.cwd();
   if (error instanceof SpecError) {
     const issues = error.issues.map((issue) => formatIssue(issue, style, cwd));

@@ -20,7 +20,14 @@ export function runToJson(run: RunRecord) {
     workspace: run.workspace ?? null,
     /** A running run whose process on this host is gone (crashed); resume it. */
     orphaned: isOrphaned(run),
-    error: run.error ? { code: run.error.code, message: run.error.message, hint: run.error.hint ?? null, step: run.error.stepId ?? null } : null,
+    error: run.error
+      ? {
+          code: run.error.code,
+          message: run.error.message,
+          hint: run.error.hint ?? null,
+          step: run.error.stepId ?? null,
+        }
+      : null,
   };
 }
 
@@ -36,7 +43,9 @@ export function stepAttemptToJson(attempt: StepAttemptRecord) {
     bytes: attempt.bytes ?? null,
     outputs: attempt.outputs ?? {},
     warnings: attempt.warnings ?? [],
-    error: attempt.error ? { code: attempt.error.code, message: attempt.error.message, hint: attempt.error.hint ?? null } : null,
+    error: attempt.error
+      ? { code: attempt.error.code, message: attempt.error.message, hint: attempt.error.hint ?? null }
+      : null,
   };
 }
 

@@ -33,7 +33,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--verbose', 'print stack traces with errors', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });
+  program.configureOutput({
+    writeErr: (text) => process.stderr.write(text),
+    writeOut: (text) => process.stdout.write(text),
+  });
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const set = (code: number) => {
@@ -50,7 +53,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('validate')
     .description('check pipewright.yaml and every pipeline, reporting all problems at once')
     .option('--json', 'print machine-readable results')
-    .action(async (options: { json?: boolean }) => set(await (await import('./commands/validate.js')).validateCommand(globals(), options)));
+    .action(async (options: { json?: boolean }) =>
+      set(await (await import('./commands/validate.js')).validateCommand(globals(), options)),
+    );
 
   program
     .command('run')
@@ -59,15 +64,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--param <name=value>', 'a run parameter (repeatable)', collect, [])
     .option('--resume <run-id>', 'continue a failed, cancelled or crashed run from its first unfinished step')
     .option('--json', 'print the run record as JSON when done')
-    .action(async (pipeline: string | undefined, options: { param: string[]; resume?: string; json?: boolean }) =>
-      set(await (await import('./commands/run.js')).runCommand(globals(), pipeline, options)),
+    .action(
+      async (pipeline: string | undefined, options: { param: string[]; resume?: string; json?: boolean }) =>
+        set(await (await import('./commands/run.js')).runCommand(globals(), pipeline, options)),
     );
 
   program
     .command('runs')
     .description('list recent runs, newest first')
     .option('--pipeline <id>', 'only runs of this pipeline')
-    .addOption(new Option('--status <status>', 'only runs with this status').choices(['queued', 'running', 'succeeded', 'failed', 'cancelled']))
+    .addOption(
+      new Option('--status <status>', 'only runs with this status').choices([
+        'queued',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+      ]),
+    )
     .option('--limit <n>', 'how many runs', '20')
     .option('--json', 'print JSON')
     .action(async (options: { pipeline?: string; status?: string; limit: string; json?: boolean }) =>
@@ -79,7 +93,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('show one run: status, steps, errors, artifacts')
     .argument('<run-id>', 'run id or a unique prefix of it')
     .option('--json', 'print JSON')
-    .action(async (runId: string, options: { json?: boolean }) => set(await (await import('./commands/show.js')).showCommand(globals(), runId, options)));
+    .action(async (runId: string, options: { json?: boolean }) =>
+      set(await (await import('./commands/show.js')).showCommand(globals(), runId, options)),
+    );
 
   program
     .command('logs')
@@ -87,19 +103,29 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<run-id>', 'run id or a unique prefix of it')
     .option('--step <id>', 'only this step')
     .option('--json', 'print JSON lines')
-    .action(async (runId: string, options: { step?: string; json?: boolean }) => set(await (await import('./commands/logs.js')).logsCommand(globals(), runId, options)));
+    .action(async (runId: string, options: { step?: string; json?: boolean }) =>
+      set(await (await import('./commands/logs.js')).logsCommand(globals(), runId, options)),
+    );
 
   program
     .command('schema')
     .description('print the JSON Schema of pipeline files (or of pipewright.yaml)')
-    .addOption(new Option('--for <file>', 'which file the schema describes').choices(['pipeline', 'project']).default('pipeline'))
-    .action(async (options: { for: 'pipeline' | 'project' }) => set(await (await import('./commands/schema.js')).schemaCommand(globals(), options)));
+    .addOption(
+      new Option('--for <file>', 'which file the schema describes')
+        .choices(['pipeline', 'project'])
+        .default('pipeline'),
+    )
+    .action(async (options: { for: 'pipeline' | 'project' }) =>
+      set(await (await import('./commands/schema.js')).schemaCommand(globals(), options)),
+    );
 
   program
     .command('demo')
     .description('create ./demo (if missing) and run its weekly-temperature pipeline')
     .option('--dir <dir>', 'where the demo project lives', 'demo')
-    .action(async (options: { dir: string }) => set(await (await import('./commands/demo.js')).demoCommand(globals(), options)));
+    .action(async (options: { dir: string }) =>
+      set(await (await import('./commands/demo.js')).demoCommand(globals(), options)),
+    );
 
   program
     .command('serve')
@@ -107,13 +133,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
     .option('--concurrency <n>', 'runs executed at once by the in-process workers', '2')
-    .action(async (options: { host: string; port: string; concurrency: string }) => set(await (await import('./commands/serve.js')).serveCommand(globals(), options)));
+    .action(async (options: { host: string; port: string; concurrency: string }) =>
+      set(await (await import('./commands/serve.js')).serveCommand(globals(), options)),
+    );
 
   program
     .command('worker')
     .description('execute queued runs (no scheduler), until SIGTERM/SIGINT')
     .option('--concurrency <n>', 'runs executed at once', '1')
-    .action(async (options: { concurrency: string }) => set(await (await import('./commands/worker.js')).workerCommand(globals(), options)));
+    .action(async (options: { concurrency: string }) =>
+      set(await (await import('./commands/worker.js')).workerCommand(globals(), options)),
+    );
 
   program
     .command('scheduler')
@@ -125,19 +155,25 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('queue a run for the service to execute; prints the run id as the last line')
     .argument('<pipeline>', 'pipeline id')
     .option('--param <name=value>', 'a run parameter (repeatable)', collect, [])
-    .action(async (pipeline: string, options: { param: string[] }) => set(await (await import('./commands/trigger.js')).triggerCommand(globals(), pipeline, options)));
+    .action(async (pipeline: string, options: { param: string[] }) =>
+      set(await (await import('./commands/trigger.js')).triggerCommand(globals(), pipeline, options)),
+    );
 
   program
     .command('pause')
     .description("stop queuing a pipeline's scheduled runs")
     .argument('<pipeline>', 'pipeline id')
-    .action(async (pipeline: string) => set(await (await import('./commands/pause.js')).pauseCommand(globals(), pipeline)));
+    .action(async (pipeline: string) =>
+      set(await (await import('./commands/pause.js')).pauseCommand(globals(), pipeline)),
+    );
 
   program
     .command('resume')
     .description("queue a paused pipeline's scheduled runs again")
     .argument('<pipeline>', 'pipeline id')
-    .action(async (pipeline: string) => set(await (await import('./commands/resume.js')).resumeCommand(globals(), pipeline)));
+    .action(async (pipeline: string) =>
+      set(await (await import('./commands/resume.js')).resumeCommand(globals(), pipeline)),
+    );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -21,12 +21,16 @@ export interface ProgressReporter {
   close(): void;
 }
 
-export function createProgressReporter(stream: NodeJS.WriteStream, options: { verbose: boolean }): ProgressReporter {
+export function createProgressReporter(
+  stream: NodeJS.WriteStream,
+  options: { verbose: boolean },
+): ProgressReporter {
   const style = styleFor(stream);
   if (!stream.isTTY) {
     return {
       listener: (event) => {
-        if (event.type === 'log' && (options.verbose || event.entry.level !== 'debug')) stream.write(`${formatLogLine(event.entry, style)}\n`);
+        if (event.type === 'log' && (options.verbose || event.entry.level !== 'debug'))
+          stream.write(`${formatLogLine(event.entry, style)}\n`);
       },
       close: () => undefined,
     };
@@ -54,7 +58,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream, options: { ve
       switch (event.type) {
         case 'run-started':
           stream.write(`${style.bold(`Run ${event.run.id}`)} ${event.run.pipelineId}\n`);
-          for (const id of event.steps) steps.set(id, { state: event.alreadyDone.includes(id) ? 'done before' : 'waiting', attempt: 0 });
+          for (const id of event.steps)
+            steps.set(id, { state: event.alreadyDone.includes(id) ? 'done before' : 'waiting', attempt: 0 });
           timer = setInterval(draw, 200);
           timer.unref();
           break;
@@ -72,7 +77,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream, options: { ve
           break;
         }
         case 'log':
-          if (event.entry.level === 'warn' || event.entry.level === 'error' || options.verbose) printAbove(formatLogLine(event.entry, style));
+          if (event.entry.level === 'warn' || event.entry.level === 'error' || options.verbose)
+            printAbove(formatLogLine(event.entry, style));
           break;
         case 'run-finished':
           if (timer) clearInterval(timer);
@@ -89,7 +95,13 @@ export function createProgressReporter(stream: NodeJS.WriteStream, options: { ve
 }
 
 function renderLine(id: string, line: StepLine, style: Style): string {
-  const symbol = { waiting: style.dim('·'), running: style.cyan('▶'), succeeded: style.green('✔'), failed: style.red('✖'), 'done before': style.dim('✔') }[line.state];
+  const symbol = {
+    waiting: style.dim('·'),
+    running: style.cyan('▶'),
+    succeeded: style.green('✔'),
+    failed: style.red('✖'),
+    'done before': style.dim('✔'),
+  }[line.state];
   const elapsed =
     line.startedAt === undefined ? '' : formatDuration((line.finishedAt ?? Date.now()) - line.startedAt);
   const rows = line.rows === undefined ? '' : `${line.rows} rows`;

@@ -9,7 +9,10 @@ export interface ProjectSession {
   store: StateStore;
 }
 
-export async function withProjectStore<T>(globals: GlobalOptions, work: (session: ProjectSession) => Promise<T>): Promise<T> {
+export async function withProjectStore<T>(
+  globals: GlobalOptions,
+  work: (session: ProjectSession) => Promise<T>,
+): Promise<T> {
   const project = await loadProject(globals.project);
   const store = await openStateStore(project.spec.state, project.dir);
   try {

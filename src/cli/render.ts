@@ -10,7 +10,10 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   );
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, column) => cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - cell.replace(ANSI, '').length)))
+      .map(
+        (cell, column) =>
+          cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - cell.replace(ANSI, '').length)),
+      )
       .join('  ')
       .trimEnd();
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;

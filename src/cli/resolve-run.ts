@@ -12,7 +12,14 @@ export async function resolveRun(store: StateStore, idOrPrefix: string): Promise
       hint: 'List runs with `pipewright runs`.',
     });
   }
-  throw new PwError('PW_USAGE', `'${idOrPrefix}' matches several runs: ${matches.slice(0, 5).map((run) => run.id).join(', ')}`, {
-    hint: 'Type more characters of the run id.',
-  });
+  throw new PwError(
+    'PW_USAGE',
+    `'${idOrPrefix}' matches several runs: ${matches
+      .slice(0, 5)
+      .map((run) => run.id)
+      .join(', ')}`,
+    {
+      hint: 'Type more characters of the run id.',
+    },
+  );
 }

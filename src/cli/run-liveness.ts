@@ -17,9 +17,13 @@ export function processIsAlive(pid: number): boolean {
 
 /** True when the run says running, ran on this host, and its process no longer exists. */
 export function isOrphaned(run: RunRecord): boolean {
-  return run.status === 'running' && run.host === hostname() && run.pid !== undefined && !processIsAlive(run.pid);
+  return (
+    run.status === 'running' && run.host === hostname() && run.pid !== undefined && !processIsAlive(run.pid)
+  );
 }
 
 export function orphanNote(run: RunRecord): string | undefined {
-  return isOrphaned(run) ? `its process ${run.pid} is gone; resume with pipewright run --resume ${run.id}` : undefined;
+  return isOrphaned(run)
+    ? `its process ${run.pid} is gone; resume with pipewright run --resume ${run.id}`
+    : undefined;
 }

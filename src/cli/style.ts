@@ -16,5 +16,12 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
     const plain = (text: string) => text;
     return { red: plain, green: plain, yellow: plain, cyan: plain, dim: plain, bold: plain };
   }
-  return { red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), cyan: wrap(36, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
+  return {
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    cyan: wrap(36, 39),
+    dim: wrap(2, 22),
+    bold: wrap(1, 22),
+  };
 }

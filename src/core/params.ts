@@ -14,9 +14,11 @@ function convert(name: string, spec: ParamSpec, raw: unknown): { value?: ParamVa
     case 'number':
     case 'integer': {
       const value = typeof text === 'number' ? text : Number(text);
-      if (typeof text === 'string' && text === '') return { problem: `${name}: expected a number, found an empty value` };
+      if (typeof text === 'string' && text === '')
+        return { problem: `${name}: expected a number, found an empty value` };
       if (!Number.isFinite(value)) return { problem: `${name}: expected a number, found '${String(raw)}'` };
-      if (spec.type === 'integer' && !Number.isInteger(value)) return { problem: `${name}: expected an integer, found ${value}` };
+      if (spec.type === 'integer' && !Number.isInteger(value))
+        return { problem: `${name}: expected an integer, found ${value}` };
       return { value };
     }
     case 'boolean': {
@@ -52,7 +54,9 @@ export function resolveParams(
   for (const name of Object.keys(given)) {
     if (!Object.hasOwn(specs, name)) {
       const known = Object.keys(specs);
-      problems.push(`${name}: not a parameter of this pipeline (${known.length > 0 ? `known: ${known.join(', ')}` : 'it declares none'})`);
+      problems.push(
+        `${name}: not a parameter of this pipeline (${known.length > 0 ? `known: ${known.join(', ')}` : 'it declares none'})`,
+      );
     }
   }
   for (const [name, spec] of Object.entries(specs)) {
@@ -73,9 +77,13 @@ export function resolveParams(
     values[name] = value as ParamValue;
   }
   if (problems.length > 0) {
-    throw new PwError('PW_PARAM_INVALID', `Invalid run parameters:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, {
-      hint: 'Pass parameters as --param name=value; `pipewright validate` lists each pipeline\'s params.',
-    });
+    throw new PwError(
+      'PW_PARAM_INVALID',
+      `Invalid run parameters:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+      {
+        hint: "Pass parameters as --param name=value; `pipewright validate` lists each pipeline's params.",
+      },
+    );
   }
   return values;
 }
@@ -86,7 +94,9 @@ export function parseParamArguments(pairs: readonly string[]): Record<string, st
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) {
-      throw new PwError('PW_USAGE', `--param expects name=value, found '${pair}'`, { hint: 'Example: --param low=22.5' });
+      throw new PwError('PW_USAGE', `--param expects name=value, found '${pair}'`, {
+        hint: 'Example: --param low=22.5',
+      });
     }
     entries.push([pair.slice(0, at), pair.slice(at + 1)]);
   }

@@ -114,7 +114,9 @@ export interface StepDefinition<Config extends z.ZodType = z.ZodType> {
 }
 
 /** Identity function that exists to infer the config type for `run`. */
-export function defineStep<Config extends z.ZodType>(definition: StepDefinition<Config>): StepDefinition<Config> {
+export function defineStep<Config extends z.ZodType>(
+  definition: StepDefinition<Config>,
+): StepDefinition<Config> {
   return definition;
 }
 
@@ -128,8 +130,12 @@ export type AnyStepDefinition = StepDefinition<any>;
  */
 export function asStepDefinition(value: unknown): AnyStepDefinition | undefined {
   const candidate = value as (Partial<AnyStepDefinition> & { config?: unknown }) | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.run !== 'function') return undefined;
-  const config: unknown = typeof candidate.config === 'function' ? (candidate.config as (zod: typeof z) => unknown)(z) : candidate.config;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.run !== 'function')
+    return undefined;
+  const config: unknown =
+    typeof candidate.config === 'function'
+      ? (candidate.config as (zod: typeof z) => unknown)(z)
+      : candidate.config;
   if (typeof (config as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return undefined;
   return { ...(candidate as AnyStepDefinition), config: config as AnyStepDefinition['config'] };
 }

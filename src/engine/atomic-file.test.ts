@@ -10,7 +10,12 @@ describe('atomic files', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pw-atomic-'));
     const target = join(dir, 'hourly.parquet');
     const leftovers = ['.hourly.parquet.0a1b2c3d.tmp', '.hourly.parquet.ffffffff.tmp'];
-    const unrelated = ['.other.parquet.0a1b2c3d.tmp', '.hourly.parquet.notours.tmp', 'hourly.parquet.0a1b2c3d.tmp', 'keep.csv'];
+    const unrelated = [
+      '.other.parquet.0a1b2c3d.tmp',
+      '.hourly.parquet.notours.tmp',
+      'hourly.parquet.0a1b2c3d.tmp',
+      'keep.csv',
+    ];
     for (const name of [...leftovers, ...unrelated]) await writeFile(join(dir, name), 'x');
 
     const removed = await removeStaleTemporaries(target);

@@ -17,7 +17,9 @@ export function temporaryPathFor(target: string): string {
 export async function removeStaleTemporaries(target: string): Promise<string[]> {
   const prefix = `.${basename(target)}.`;
   const names = await readdir(dirname(target)).catch(() => [] as string[]);
-  const stale = names.filter((name) => name.startsWith(prefix) && /^[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length)));
+  const stale = names.filter(
+    (name) => name.startsWith(prefix) && /^[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length)),
+  );
   await Promise.all(stale.map((name) => rm(join(dirname(target), name), { force: true, recursive: true })));
   return stale;
 }

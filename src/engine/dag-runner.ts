@@ -49,7 +49,7 @@ export async function runDag(options: {
   while (pending.length > 0 || running.size > 0) {
     if (options.signal.aborted) stopping = true;
     if (!stopping) {
-      for (let i = 0; i < pending.length && running.size < options.concurrency; ) {
+      for (let i = 0; i < pending.length && running.size < options.concurrency;) {
         const node = pending[i] as DagNode;
         if (node.dependsOn.every((dependency) => done.has(dependency))) {
           pending.splice(i, 1);

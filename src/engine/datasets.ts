@@ -10,7 +10,9 @@ import { quoteIdent } from '../core/sql-identifiers.js';
 /** DuckDB returns BIGINT counts as bigint; JSON and templates want numbers when they fit. */
 export function plainValue(value: unknown): unknown {
   if (typeof value === 'bigint') {
-    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
   }
   return value;
 }
@@ -53,7 +55,10 @@ export function createDatasets(connection: DuckDBConnection, stepId: string): Da
         { name },
       );
     },
-    async replaceOutput(build: (table: string) => Promise<void>, options?: { countRows: false }): Promise<never> {
+    async replaceOutput(
+      build: (table: string) => Promise<void>,
+      options?: { countRows: false },
+    ): Promise<never> {
       // One transaction: the old dataset (table or view) goes and the new one is built in its place,
       // so readers see the old or the new, never half, and a failed build leaves the old one.
       await connection.run('BEGIN TRANSACTION');

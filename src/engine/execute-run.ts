@@ -68,9 +68,16 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
 
   const paths = runPaths(request.projectDir, project, run.id);
   const redactor = new Redactor();
-  const log = new RunLog(store, run.id, redactor, paths.fallbackLogFile, (entry) => request.listener?.({ type: 'log', entry }));
+  const log = new RunLog(store, run.id, redactor, paths.fallbackLogFile, (entry) =>
+    request.listener?.({ type: 'log', entry }),
+  );
   const plan = buildPlan(pipeline, request.registry);
-  request.listener?.({ type: 'run-started', run, steps: plan.nodes.map((node) => node.id), alreadyDone: [...results.keys()] });
+  request.listener?.({
+    type: 'run-started',
+    run,
+    steps: plan.nodes.map((node) => node.id),
+    alreadyDone: [...results.keys()],
+  });
 
   const controller = new AbortController();
   // A caller may abort with its own PwError (e.g. a worker shutting down says so); anything else is a cancel.
@@ -78,7 +85,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     controller.abort(
       request.signal?.reason instanceof PwError
         ? request.signal.reason
-        : new PwError('PW_CANCELLED', 'The run was cancelled', { hint: 'Resume it with `pipewright run --resume`.' }),
+        : new PwError('PW_CANCELLED', 'The run was cancelled', {
+            hint: 'Resume it with `pipewright run --resume`.',
+          }),
     );
   if (request.signal?.aborted) onExternalAbort();
   request.signal?.addEventListener('abort', onExternalAbort, { once: true });
@@ -91,9 +100,13 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       : setTimeout(
           () =>
             controller.abort(
-              new PwError('PW_RUN_TIMEOUT', `The run took longer than the pipeline timeout of ${runTimeout}`, {
-                hint: 'Raise `timeout` in the pipeline, or resume the run to continue from where it stopped.',
-              }),
+              new PwError(
+                'PW_RUN_TIMEOUT',
+                `The run took longer than the pipeline timeout of ${runTimeout}`,
+                {
+                  hint: 'Raise `timeout` in the pipeline, or resume the run to continue from where it stopped.',
+                },
+              ),
             ),
           runTimeoutMs,
         );
@@ -102,7 +115,10 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   let failure: PwError | undefined;
   try {
     if (started.requireWorkspace) await ensureWorkspace(paths.databaseFile, run.id);
-    database = await openRunDatabase(paths.databaseFile, { memoryLimit: project.duckdb.memory_limit, threads: project.duckdb.threads });
+    database = await openRunDatabase(paths.databaseFile, {
+      memoryLimit: project.duckdb.memory_limit,
+      threads: project.duckdb.threads,
+    });
     log.write('info', started.message);
     const openDatabase = database;
     const stepsById = new Map(pipeline.steps.map((step) => [step.id, step]));
@@ -138,9 +154,11 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
           signal: controller.signal,
           retries: pipeline.retries ?? project.defaults.retries,
           location: request.stepLocations?.get(stepId),
-          renderConfig: (raw) => renderConfig(raw, scope, { timezone, env, projectDir: request.projectDir, redactor }),
+          renderConfig: (raw) =>
+            renderConfig(raw, scope, { timezone, env, projectDir: request.projectDir, redactor }),
           redact: (text) => redactor.redact(text),
-          onAttempt: (attempt) => request.listener?.({ type: 'step-started', stepId, attempt, at: new Date() }),
+          onAttempt: (attempt) =>
+            request.listener?.({ type: 'step-started', stepId, attempt, at: new Date() }),
         }).catch((error: unknown) => {
           request.listener?.({ type: 'step-failed', stepId, error: toPwError(error), at: new Date() });
           throw error;
@@ -159,7 +177,8 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     request.signal?.removeEventListener('abort', onExternalAbort);
   }
 
-  const status = failure === undefined ? 'succeeded' : failure.code === 'PW_CANCELLED' ? 'cancelled' : 'failed';
+  const status =
+    failure === undefined ? 'succeeded' : failure.code === 'PW_CANCELLED' ? 'cancelled' : 'failed';
   const finishedAt = new Date();
   const error = failure && {
     code: failure.code,
@@ -169,12 +188,16 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   };
   // A worker whose lease was taken over must not overwrite the new holder's record or remove its workspace.
   const owned = request.stillClaimed?.() ?? true;
-  log.write(status === 'succeeded' ? 'info' : 'error', `run ${status}${error ? `: ${error.code} ${error.message}` : ''}`);
+  log.write(
+    status === 'succeeded' ? 'info' : 'error',
+    `run ${status}${error ? `: ${error.code} ${error.message}` : ''}`,
+  );
   await log.flush();
   if (owned) await store.updateRun(run.id, { status, finishedAt, error });
   run = { ...run, status, finishedAt, ...(error ? { error } : {}) };
   database?.close();
-  if (owned && !shouldKeepWorkspace(project.workspace.keep, status === 'succeeded')) await removeWorkspace(paths);
+  if (owned && !shouldKeepWorkspace(project.workspace.keep, status === 'succeeded'))
+    await removeWorkspace(paths);
   await applyArtifactRetention(store, request.projectDir, project, finishedAt).catch((cause: unknown) => {
     process.emitWarning(`artifact retention failed: ${(cause as Error).message}`);
   });
@@ -182,9 +205,15 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   return failure ? { run, error: failure } : { run };
 }
 
-function templateScope(run: RunRecord, pipeline: PipelineSpec, timezone: string, results: ReadonlyMap<string, StepResult>) {
+function templateScope(
+  run: RunRecord,
+  pipeline: PipelineSpec,
+  timezone: string,
+  results: ReadonlyMap<string, StepResult>,
+) {
   const steps: Record<string, unknown> = {};
-  for (const [id, result] of results) steps[id] = { rows: result.rows ?? null, bytes: result.bytes ?? null, outputs: result.outputs ?? {} };
+  for (const [id, result] of results)
+    steps[id] = { rows: result.rows ?? null, bytes: result.bytes ?? null, outputs: result.outputs ?? {} };
   return {
     params: run.params,
     run: {

@@ -59,7 +59,9 @@ export class RunLog {
       }
       if (Array.isArray(value)) return value.map(mask);
       if (value !== null && typeof value === 'object') {
-        return Object.fromEntries(Object.entries(value).map(([key, entry]) => [this.redactor.redact(key), mask(entry)]));
+        return Object.fromEntries(
+          Object.entries(value).map(([key, entry]) => [this.redactor.redact(key), mask(entry)]),
+        );
       }
       return value;
     };

@@ -45,7 +45,9 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
   const stepLog = input.log.forStep(input.step.id);
   // Only a resumed or requeued run (run attempt > 1) can hold earlier attempts of this step.
   const previous = input.runAttempt > 1 ? await input.store.listStepAttempts(input.run.id) : [];
-  let attempt = previous.filter((record) => record.stepId === input.step.id).reduce((max, record) => Math.max(max, record.attempt), 0);
+  let attempt = previous
+    .filter((record) => record.stepId === input.step.id)
+    .reduce((max, record) => Math.max(max, record.attempt), 0);
 
   for (let tries = 1; ; tries += 1) {
     attempt += 1;
@@ -59,7 +61,9 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
       startedAt,
       status: 'running',
     });
-    stepLog.info(`started (${input.step.uses}${tries > 1 ? `, attempt ${tries} of ${policy.attempts}` : ''})`);
+    stepLog.info(
+      `started (${input.step.uses}${tries > 1 ? `, attempt ${tries} of ${policy.attempts}` : ''})`,
+    );
     try {
       // No CHECKPOINT here: the step's commit is already durable in DuckDB's WAL, replayed on open.
       const result = await attemptOnce(input, attempt);
@@ -109,7 +113,8 @@ export async function runStep(input: StepRunInput): Promise<StepResult> {
  */
 function attributeError(thrown: unknown, stepType: string): PwError {
   const error = toPwError(thrown);
-  if (thrown instanceof PwError || error.code !== 'PW_INTERNAL' || !/^(\.{1,2}\/|\/)/.test(stepType)) return error;
+  if (thrown instanceof PwError || error.code !== 'PW_INTERNAL' || !/^(\.{1,2}\/|\/)/.test(stepType))
+    return error;
   return new PwError('PW_INTERNAL', error.message, {
     cause: thrown,
     hint: `The user-written step module ${stepType} threw this error; fix it there (run with --verbose to see where).`,
@@ -143,7 +148,9 @@ function redactError(error: PwError, redact: ((text: string) => string) | undefi
 }
 
 async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepResult> {
-  const timeoutMs = timerDelay(input.step.timeout === undefined ? undefined : parseDuration(input.step.timeout));
+  const timeoutMs = timerDelay(
+    input.step.timeout === undefined ? undefined : parseDuration(input.step.timeout),
+  );
   const controller = new AbortController();
   const onRunAbort = () => controller.abort(input.signal.reason);
   if (input.signal.aborted) onRunAbort();
@@ -153,9 +160,13 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
       ? undefined
       : setTimeout(() => {
           controller.abort(
-            new PwError('PW_STEP_TIMEOUT', `Step '${input.step.id}' ran longer than its timeout of ${input.step.timeout}`, {
-              hint: 'Raise `timeout` on the step, or make the step do less per run.',
-            }),
+            new PwError(
+              'PW_STEP_TIMEOUT',
+              `Step '${input.step.id}' ran longer than its timeout of ${input.step.timeout}`,
+              {
+                hint: 'Raise `timeout` on the step, or make the step do less per run.',
+              },
+            ),
           );
         }, timeoutMs);
 
@@ -170,9 +181,13 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
     const parsed = (input.definition.config as z.ZodType).safeParse(rendered);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) => `with.${issue.path.join('.')}: ${issue.message}`);
-      throw new PwError('PW_SPEC_TYPE', `Step '${input.step.id}' config is invalid after templates were rendered:\n  ${problems.join('\n  ')}`, {
-        hint: 'A template produced a value of the wrong type; check the rendered values in the run log.',
-      });
+      throw new PwError(
+        'PW_SPEC_TYPE',
+        `Step '${input.step.id}' config is invalid after templates were rendered:\n  ${problems.join('\n  ')}`,
+        {
+          hint: 'A template produced a value of the wrong type; check the rendered values in the run log.',
+        },
+      );
     }
     const context = createStepContext({
       run: input.run,
@@ -183,7 +198,12 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
       signal: controller.signal,
       log: input.log.forStep(input.step.id),
       connection,
-      artifacts: createArtifacts(input.store, input.run.id, input.step.id, join(input.artifactsDir, input.step.id)),
+      artifacts: createArtifacts(
+        input.store,
+        input.run.id,
+        input.step.id,
+        join(input.artifactsDir, input.step.id),
+      ),
     });
     work = input.definition.run(context, parsed.data);
     // A step that ignores its signal must not hold the run hostage: stop waiting once aborted.
@@ -215,7 +235,9 @@ function redactValue<T>(value: T, redact: (text: string) => string): T {
   if (typeof value === 'string') return redact(value) as T;
   if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, redact)) as T;
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, redact)])) as T;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, redactValue(item, redact)]),
+    ) as T;
   }
   return value;
 }

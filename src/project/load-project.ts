@@ -49,7 +49,13 @@ export async function loadProject(dir: string): Promise<Project> {
   const parsed = projectSchema.safeParse(yaml.value ?? {});
   if (!parsed.success) {
     throw new SpecError(
-      zodIssuesToSpecIssues(parsed.error.issues, { file: PROJECT_FILE, locate: yaml.locate, root: yaml.value, prefix: [], schema: projectSchema }),
+      zodIssuesToSpecIssues(parsed.error.issues, {
+        file: PROJECT_FILE,
+        locate: yaml.locate,
+        root: yaml.value,
+        prefix: [],
+        schema: projectSchema,
+      }),
     );
   }
   return { dir: projectDir, file, spec: Object.freeze(parsed.data), registry: builtinRegistry() };
@@ -77,12 +83,24 @@ export async function findPipelineFile(project: Project, id: string): Promise<Pi
   const files = await listPipelineFiles(project);
   const found = files.find((candidate) => candidate.id === id);
   if (found) return found;
-  const suggestion = didYouMean(id, files.map((candidate) => candidate.id));
-  throw new PwError('PW_PIPELINE_NOT_FOUND', `No pipeline '${id}' in ${relative(process.cwd(), resolve(project.dir, project.spec.pipelines_dir)) || '.'}`, {
-    found: id,
-    expected: files.length > 0 ? `one of ${files.map((candidate) => candidate.id).join(', ')}` : 'a pipelines/<id>.yaml file',
-    hint: suggestion ? `Did you mean '${suggestion}'?` : 'A pipeline is a file pipelines/<id>.yaml; list them with `pipewright validate`.',
-  });
+  const suggestion = didYouMean(
+    id,
+    files.map((candidate) => candidate.id),
+  );
+  throw new PwError(
+    'PW_PIPELINE_NOT_FOUND',
+    `No pipeline '${id}' in ${relative(process.cwd(), resolve(project.dir, project.spec.pipelines_dir)) || '.'}`,
+    {
+      found: id,
+      expected:
+        files.length > 0
+          ? `one of ${files.map((candidate) => candidate.id).join(', ')}`
+          : 'a pipelines/<id>.yaml file',
+      hint: suggestion
+        ? `Did you mean '${suggestion}'?`
+        : 'A pipeline is a file pipelines/<id>.yaml; list them with `pipewright validate`.',
+    },
+  );
 }
 
 export type LoadedPipeline = PipelineValidation & { source: PipelineFile; registry: StepRegistry };
@@ -99,7 +117,9 @@ export async function loadPipeline(project: Project, source: PipelineFile): Prom
         modules.push(await loadUserStep(project.dir, uses, source.displayPath));
       } catch (error) {
         const pw = error as PwError;
-        const index = (yaml.value as { steps: { uses?: unknown }[] }).steps.findIndex((step) => step.uses === uses);
+        const index = (yaml.value as { steps: { uses?: unknown }[] }).steps.findIndex(
+          (step) => step.uses === uses,
+        );
         issues.push({
           code: pw.code,
           message: pw.message,
@@ -118,7 +138,10 @@ export async function loadPipeline(project: Project, source: PipelineFile): Prom
     projectTimezone: project.spec.timezone,
   });
   if (issues.length === 0) return { ...result, source, registry };
-  const all = [...issues, ...(result.ok ? [] : result.issues.filter((issue) => !issues.some((own) => own.path === issue.path)))];
+  const all = [
+    ...issues,
+    ...(result.ok ? [] : result.issues.filter((issue) => !issues.some((own) => own.path === issue.path))),
+  ];
   all.sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0));
   return { ok: false, issues: all, source, registry };
 }

@@ -25,7 +25,11 @@ export function moduleReferences(document: unknown): string[] {
   return [...found];
 }
 
-export async function loadUserStep(projectDir: string, uses: string, referencedFrom: string): Promise<AnyStepDefinition> {
+export async function loadUserStep(
+  projectDir: string,
+  uses: string,
+  referencedFrom: string,
+): Promise<AnyStepDefinition> {
   const path = resolve(projectDir, uses);
   try {
     await access(path);
@@ -39,19 +43,24 @@ export async function loadUserStep(projectDir: string, uses: string, referencedF
   try {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (cause) {
-    throw new PwError('PW_STEP_MODULE_INVALID', `Step module ${uses} failed to load: ${(cause as Error).message}`, {
-      cause,
-      location: { file: path },
-      hint: 'Fix the error in the module; it must be an ES module (.js or .mjs) whose default export is a step.',
-    });
+    throw new PwError(
+      'PW_STEP_MODULE_INVALID',
+      `Step module ${uses} failed to load: ${(cause as Error).message}`,
+      {
+        cause,
+        location: { file: path },
+        hint: 'Fix the error in the module; it must be an ES module (.js or .mjs) whose default export is a step.',
+      },
+    );
   }
   const definition = asStepDefinition(module.default ?? module.step);
   if (!definition) {
     throw new PwError('PW_STEP_MODULE_INVALID', `Step module ${uses} does not export a step definition`, {
       location: { file: path },
-      expected: 'export default { description, config: (z) => z.strictObject({...}), run(ctx, config) {...} }',
+      expected:
+        'export default { description, config: (z) => z.strictObject({...}), run(ctx, config) {...} }',
       found: `exports: ${Object.keys(module).join(', ') || 'none'}`,
-      hint: "See docs/reference/steps/custom.md for a complete example.",
+      hint: 'See docs/reference/steps/custom.md for a complete example.',
     });
   }
   // Registered under the path the pipeline uses, so two projects' modules can never collide.

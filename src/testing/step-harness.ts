@@ -6,7 +6,14 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asStepDefinition, type AnyStepDefinition, type ArtifactInfo, type LogLevel, type Row, type StepResult } from '../core/step.js';
+import {
+  asStepDefinition,
+  type AnyStepDefinition,
+  type ArtifactInfo,
+  type LogLevel,
+  type Row,
+  type StepResult,
+} from '../core/step.js';
 import { createStepContext } from '../engine/step-context.js';
 import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
 import { createDatasets } from '../engine/datasets.js';
@@ -35,7 +42,10 @@ export interface StepHarness {
 export async function createStepHarness(): Promise<StepHarness> {
   const projectDir = await mkdtemp(join(tmpdir(), 'pw-step-'));
   const workspaceDir = join(projectDir, '.pipewright', 'runs', 'test-run');
-  const database: RunDatabase = await openRunDatabase(join(workspaceDir, 'run.duckdb'), { memoryLimit: '512MB', threads: 2 });
+  const database: RunDatabase = await openRunDatabase(join(workspaceDir, 'run.duckdb'), {
+    memoryLimit: '512MB',
+    threads: 2,
+  });
   const logs: HarnessLogEntry[] = [];
   const artifacts: ArtifactInfo[] = [];
   const now = new Date();
@@ -56,7 +66,15 @@ export async function createStepHarness(): Promise<StepHarness> {
       };
       try {
         const context = createStepContext({
-          run: { id: 'test-run', pipelineId: 'test', scheduledFor: now, startedAt: now, trigger: 'test', timezone: 'UTC', params: options.params ?? {} },
+          run: {
+            id: 'test-run',
+            pipelineId: 'test',
+            scheduledFor: now,
+            startedAt: now,
+            trigger: 'test',
+            timezone: 'UTC',
+            params: options.params ?? {},
+          },
           stepId,
           attempt: 1,
           projectDir,

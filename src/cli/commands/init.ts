@@ -14,12 +14,24 @@ export async function createProject(dir: string): Promise<string> {
   const target = resolve(dir);
   const existing = await readdir(target).catch(() => []);
   if (existing.length > 0) {
-    throw new PwError('PW_USAGE', `${target} is not empty`, { hint: 'Choose a new folder name; init never overwrites files.' });
+    throw new PwError('PW_USAGE', `${target} is not empty`, {
+      hint: 'Choose a new folder name; init never overwrites files.',
+    });
   }
-  await cp(join(PACKAGE_ROOT, 'templates', 'demo'), target, { recursive: true, errorOnExist: true, force: false });
+  await cp(join(PACKAGE_ROOT, 'templates', 'demo'), target, {
+    recursive: true,
+    errorOnExist: true,
+    force: false,
+  });
   await mkdir(join(target, '.pipewright'), { recursive: true });
-  await writeFile(join(target, '.pipewright', 'pipeline.schema.json'), `${JSON.stringify(pipelineJsonSchema(builtinRegistry()), null, 2)}\n`);
-  await writeFile(join(target, '.pipewright', 'project.schema.json'), `${JSON.stringify(projectJsonSchema(), null, 2)}\n`);
+  await writeFile(
+    join(target, '.pipewright', 'pipeline.schema.json'),
+    `${JSON.stringify(pipelineJsonSchema(builtinRegistry()), null, 2)}\n`,
+  );
+  await writeFile(
+    join(target, '.pipewright', 'project.schema.json'),
+    `${JSON.stringify(projectJsonSchema(), null, 2)}\n`,
+  );
   return target;
 }
 

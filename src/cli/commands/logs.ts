@@ -8,7 +8,11 @@ import { styleFor } from '../style.js';
 
 const PAGE = 1000;
 
-export async function logsCommand(globals: GlobalOptions, idOrPrefix: string, options: { step?: string; json?: boolean }): Promise<number> {
+export async function logsCommand(
+  globals: GlobalOptions,
+  idOrPrefix: string,
+  options: { step?: string; json?: boolean },
+): Promise<number> {
   return withProjectStore(globals, async ({ store }) => {
     const run = await resolveRun(store, idOrPrefix);
     const style = styleFor(process.stdout);

@@ -79,7 +79,9 @@ export async function runCommand(
         await printSummary(store, outcome.run, project);
       }
       if (outcome.error && !options.json) {
-        process.stderr.write(`\n${formatError(outcome.error, styleFor(process.stderr), { verbose: globals.verbose, cwd: project.dir })}\n`);
+        process.stderr.write(
+          `\n${formatError(outcome.error, styleFor(process.stderr), { verbose: globals.verbose, cwd: project.dir })}\n`,
+        );
       }
       return outcome.run.status === 'succeeded' ? EXIT.ok : EXIT.runFailed;
     } finally {
@@ -90,13 +92,21 @@ export async function runCommand(
   });
 }
 
-async function prepareNewRun(project: Project, pipelineId: string | undefined, paramArgs: string[]): Promise<Prepared> {
+async function prepareNewRun(
+  project: Project,
+  pipelineId: string | undefined,
+  paramArgs: string[],
+): Promise<Prepared> {
   if (!pipelineId) {
-    throw new PwError('PW_USAGE', 'Which pipeline should run?', { hint: 'pipewright run <pipeline>; list them with `pipewright validate`.' });
+    throw new PwError('PW_USAGE', 'Which pipeline should run?', {
+      hint: 'pipewright run <pipeline>; list them with `pipewright validate`.',
+    });
   }
   const loaded = await loadPipeline(project, await findPipelineFile(project, pipelineId));
   if (!loaded.ok) throw new SpecError(loaded.issues);
-  const stepLocations = new Map(loaded.spec.steps.map((step, index) => [step.id, loaded.locate(['steps', index])]));
+  const stepLocations = new Map(
+    loaded.spec.steps.map((step, index) => [step.id, loaded.locate(['steps', index])]),
+  );
   return {
     pipeline: loaded.spec,
     registry: loaded.registry,
@@ -115,26 +125,48 @@ async function prepareResume(
 ): Promise<Prepared> {
   const run = await resolveRun(store, runId);
   if (pipelineId && pipelineId !== run.pipelineId) {
-    throw new PwError('PW_USAGE', `Run ${run.id} belongs to pipeline '${run.pipelineId}', not '${pipelineId}'`);
+    throw new PwError(
+      'PW_USAGE',
+      `Run ${run.id} belongs to pipeline '${run.pipelineId}', not '${pipelineId}'`,
+    );
   }
   if (paramArgs.length > 0) {
-    throw new PwError('PW_USAGE', 'A resumed run keeps the parameters it started with', { hint: 'Drop --param, or start a new run.' });
+    throw new PwError('PW_USAGE', 'A resumed run keeps the parameters it started with', {
+      hint: 'Drop --param, or start a new run.',
+    });
   }
   assertResumable(run);
   const revision = await store.getPipelineRevision(run.pipelineId, run.revision);
-  if (!revision) throw new PwError('PW_RUN_NOT_RESUMABLE', `The definition revision ${run.revision} of run ${run.id} is missing`);
+  if (!revision)
+    throw new PwError(
+      'PW_RUN_NOT_RESUMABLE',
+      `The definition revision ${run.revision} of run ${run.id} is missing`,
+    );
   const pipeline = pipelineSchema.parse(revision.definition);
   let registry = project.registry;
   const modules = [];
-  for (const uses of moduleReferences(pipeline)) modules.push(await loadUserStep(project.dir, uses, revision.sourcePath));
+  for (const uses of moduleReferences(pipeline))
+    modules.push(await loadUserStep(project.dir, uses, revision.sourcePath));
   if (modules.length > 0) registry = registry.extend(modules);
-  return { pipeline, registry, sourcePath: revision.sourcePath, stepLocations: new Map(), params: run.params, resume: run };
+  return {
+    pipeline,
+    registry,
+    sourcePath: revision.sourcePath,
+    stepLocations: new Map(),
+    params: run.params,
+    resume: run,
+  };
 }
 
 function assertResumable(run: RunRecord): void {
   if (run.status === 'failed' || run.status === 'cancelled') return;
   if (run.status === 'running') {
-    if (run.host === hostname() && run.pid !== undefined && run.pid !== process.pid && processIsAlive(run.pid)) {
+    if (
+      run.host === hostname() &&
+      run.pid !== undefined &&
+      run.pid !== process.pid &&
+      processIsAlive(run.pid)
+    ) {
       throw new PwError('PW_RUN_NOT_RESUMABLE', `Run ${run.id} is still running (process ${run.pid})`, {
         hint: 'Wait for it to finish, or stop that process first.',
       });
@@ -146,9 +178,13 @@ function assertResumable(run: RunRecord): void {
     }
     return; // its process is gone: a crash
   }
-  throw new PwError('PW_RUN_NOT_RESUMABLE', `Run ${run.id} ${run.status === 'succeeded' ? 'already succeeded' : `is ${run.status}`}`, {
-    hint: 'Only failed, cancelled or crashed runs can be resumed; start a new run instead.',
-  });
+  throw new PwError(
+    'PW_RUN_NOT_RESUMABLE',
+    `Run ${run.id} ${run.status === 'succeeded' ? 'already succeeded' : `is ${run.status}`}`,
+    {
+      hint: 'Only failed, cancelled or crashed runs can be resumed; start a new run instead.',
+    },
+  );
 }
 
 async function printSummary(store: StateStore, run: RunRecord, project: Project): Promise<void> {
@@ -156,17 +192,30 @@ async function printSummary(store: StateStore, run: RunRecord, project: Project)
   const attempts = await store.listStepAttempts(run.id);
   const outputs = attempts
     .filter((attempt) => attempt.status === 'succeeded' && typeof attempt.outputs?.path === 'string')
-    .map((attempt) => `  ${attempt.stepId}: ${String(attempt.outputs?.path)}${attempt.rows !== undefined ? ` (${attempt.rows} rows)` : ''}`);
-  const warnings = attempts.flatMap((attempt) => (attempt.warnings ?? []).map((warning) => `  ${attempt.stepId}: ${warning}`));
+    .map(
+      (attempt) =>
+        `  ${attempt.stepId}: ${String(attempt.outputs?.path)}${attempt.rows !== undefined ? ` (${attempt.rows} rows)` : ''}`,
+    );
+  const warnings = attempts.flatMap((attempt) =>
+    (attempt.warnings ?? []).map((warning) => `  ${attempt.stepId}: ${warning}`),
+  );
   const rejected = attempts
     .filter((attempt) => Number(attempt.outputs?.rejected_rows ?? 0) > 0)
-    .map((attempt) => `  ${attempt.stepId}: ${String(attempt.outputs?.rejected_rows)} rejected rows set aside (show lists any rejects file)`);
-  const took = run.startedAt && run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(1) : '?';
+    .map(
+      (attempt) =>
+        `  ${attempt.stepId}: ${String(attempt.outputs?.rejected_rows)} rejected rows set aside (show lists any rejects file)`,
+    );
+  const took =
+    run.startedAt && run.finishedAt
+      ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(1)
+      : '?';
   const label = run.status === 'succeeded' ? style.green(run.status) : style.red(run.status);
   const lines = [`Run ${run.id} ${label} in ${took}s`];
   if (outputs.length > 0) lines.push(`Outputs (in ${project.dir}):`, ...outputs);
   if (rejected.length > 0) lines.push(style.yellow('Rejected input rows:'), ...rejected);
   if (warnings.length > 0) lines.push(style.yellow('Warnings:'), ...warnings);
-  lines.push(`Details: pipewright show ${run.id}${run.status === 'succeeded' ? '' : `   Resume: pipewright run --resume ${run.id}`}`);
+  lines.push(
+    `Details: pipewright show ${run.id}${run.status === 'succeeded' ? '' : `   Resume: pipewright run --resume ${run.id}`}`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

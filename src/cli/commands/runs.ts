@@ -19,7 +19,11 @@ export async function runsCommand(
     throw new PwError('PW_USAGE', `--limit expects a positive whole number, found '${options.limit}'`);
   }
   return withProjectStore(globals, async ({ store }) => {
-    const runs = await store.listRuns({ pipelineId: options.pipeline, status: options.status as RunStatus | undefined, limit });
+    const runs = await store.listRuns({
+      pipelineId: options.pipeline,
+      status: options.status as RunStatus | undefined,
+      limit,
+    });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs.map(runToJson), null, 2)}\n`);
       return EXIT.ok;
@@ -32,13 +36,19 @@ export async function runsCommand(
     const rows = runs.map((run) => [
       run.id,
       run.pipelineId,
-      isOrphaned(run) ? `${statusLabel(run.status, style)} ${style.yellow('(process gone)')}` : statusLabel(run.status, style),
+      isOrphaned(run)
+        ? `${statusLabel(run.status, style)} ${style.yellow('(process gone)')}`
+        : statusLabel(run.status, style),
       run.startedAt?.toISOString().replace('T', ' ').slice(0, 19) ?? '-',
-      run.startedAt && run.finishedAt ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime()) : '-',
+      run.startedAt && run.finishedAt
+        ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime())
+        : '-',
       run.trigger,
       run.error ? `${run.error.code}${run.error.stepId ? ` in ${run.error.stepId}` : ''}` : '',
     ]);
-    process.stdout.write(renderTable(['RUN', 'PIPELINE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'TRIGGER', 'ERROR'], rows));
+    process.stdout.write(
+      renderTable(['RUN', 'PIPELINE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'TRIGGER', 'ERROR'], rows),
+    );
     return EXIT.ok;
   });
 }

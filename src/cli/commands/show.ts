@@ -11,18 +11,29 @@ import { formatDuration } from '../../core/duration.js';
 import { orphanNote } from '../run-liveness.js';
 import type { StepAttemptRecord } from '../../store/state-store.js';
 
-export async function showCommand(globals: GlobalOptions, idOrPrefix: string, options: { json?: boolean }): Promise<number> {
+export async function showCommand(
+  globals: GlobalOptions,
+  idOrPrefix: string,
+  options: { json?: boolean },
+): Promise<number> {
   return withProjectStore(globals, async ({ store }) => {
     const run = await resolveRun(store, idOrPrefix);
     const attempts = await store.listStepAttempts(run.id);
     const artifacts = await store.listArtifacts(run.id);
     if (options.json) {
-      const payload = { ...runToJson(run), steps: attempts.map(stepAttemptToJson), artifacts: artifacts.map(artifactToJson) };
+      const payload = {
+        ...runToJson(run),
+        steps: attempts.map(stepAttemptToJson),
+        artifacts: artifacts.map(artifactToJson),
+      };
       process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
       return EXIT.ok;
     }
     const style = styleFor(process.stdout);
-    const took = run.startedAt && run.finishedAt ? ` (${formatDuration(run.finishedAt.getTime() - run.startedAt.getTime())})` : '';
+    const took =
+      run.startedAt && run.finishedAt
+        ? ` (${formatDuration(run.finishedAt.getTime() - run.startedAt.getTime())})`
+        : '';
     const lines = [
       `${style.bold(`Run ${run.id}`)}  ${run.pipelineId}  ${statusLabel(run.status, style)}`,
       `  trigger: ${run.trigger}   revision: ${run.revision}   attempt: ${run.attempt}`,
@@ -30,8 +41,10 @@ export async function showCommand(globals: GlobalOptions, idOrPrefix: string, op
       `  started: ${run.startedAt?.toISOString() ?? '-'}   finished: ${run.finishedAt?.toISOString() ?? '-'}${took}`,
     ];
     const params = Object.entries(run.params);
-    if (params.length > 0) lines.push(`  params: ${params.map(([key, value]) => `${key}=${String(value)}`).join(' ')}`);
-    if (run.workspace) lines.push(`  workspace: ${run.workspace}${existsSync(run.workspace) ? '' : ' (removed)'}`);
+    if (params.length > 0)
+      lines.push(`  params: ${params.map(([key, value]) => `${key}=${String(value)}`).join(' ')}`);
+    if (run.workspace)
+      lines.push(`  workspace: ${run.workspace}${existsSync(run.workspace) ? '' : ' (removed)'}`);
     const orphan = orphanNote(run);
     if (orphan) lines.push(`  ${style.yellow('note:')} ${orphan}`);
     process.stdout.write(`${lines.join('\n')}\n\n`);
@@ -45,7 +58,9 @@ export async function showCommand(globals: GlobalOptions, idOrPrefix: string, op
             String(attempt.attempt),
             statusLabel(attempt.status, style),
             attempt.rows === undefined ? '' : String(attempt.rows),
-            attempt.finishedAt ? formatDuration(attempt.finishedAt.getTime() - attempt.startedAt.getTime()) : '-',
+            attempt.finishedAt
+              ? formatDuration(attempt.finishedAt.getTime() - attempt.startedAt.getTime())
+              : '-',
             note(attempt),
           ]),
         ),
@@ -57,14 +72,24 @@ export async function showCommand(globals: GlobalOptions, idOrPrefix: string, op
       );
       if (run.error.hint) process.stdout.write(`  ${style.cyan('hint:')} ${run.error.hint}\n`);
     }
-    const warnings = attempts.flatMap((attempt) => (attempt.warnings ?? []).map((warning) => `${attempt.stepId}: ${warning}`));
-    if (warnings.length > 0) process.stdout.write(`\n${style.yellow('Warnings')}\n${warnings.map((warning) => `  ${warning}`).join('\n')}\n`);
+    const warnings = attempts.flatMap((attempt) =>
+      (attempt.warnings ?? []).map((warning) => `${attempt.stepId}: ${warning}`),
+    );
+    if (warnings.length > 0)
+      process.stdout.write(
+        `\n${style.yellow('Warnings')}\n${warnings.map((warning) => `  ${warning}`).join('\n')}\n`,
+      );
     if (artifacts.length > 0) {
       process.stdout.write(`\nArtifacts\n`);
       process.stdout.write(
         renderTable(
           ['STEP', 'NAME', 'BYTES', 'PATH'],
-          artifacts.map((artifact) => [artifact.stepId ?? '', artifact.name, String(artifact.bytes), artifact.deletedAt ? '(deleted by retention)' : artifact.path]),
+          artifacts.map((artifact) => [
+            artifact.stepId ?? '',
+            artifact.name,
+            String(artifact.bytes),
+            artifact.deletedAt ? '(deleted by retention)' : artifact.path,
+          ]),
         ),
       );
     }
@@ -73,7 +98,8 @@ export async function showCommand(globals: GlobalOptions, idOrPrefix: string, op
 }
 
 function note(attempt: StepAttemptRecord): string {
-  if (attempt.error) return `${attempt.error.code}: ${attempt.error.message.split('\n')[0] ?? ''}`.slice(0, 100);
+  if (attempt.error)
+    return `${attempt.error.code}: ${attempt.error.message.split('\n')[0] ?? ''}`.slice(0, 100);
   if (attempt.warnings && attempt.warnings.length > 0) return `${attempt.warnings.length} warning(s)`;
   return '';
 }

@@ -21,7 +21,9 @@ export async function validateCommand(globals: GlobalOptions, options: { json?: 
         id: result.source.id,
         file: result.source.displayPath,
         ok: result.ok,
-        steps: result.ok ? result.plan.nodes.map((node) => ({ id: node.id, uses: node.uses, depends_on: node.dependsOn })) : [],
+        steps: result.ok
+          ? result.plan.nodes.map((node) => ({ id: node.id, uses: node.uses, depends_on: node.dependsOn }))
+          : [],
         params: result.ok ? (result.spec.params ?? {}) : {},
         issues: result.ok ? [] : result.issues,
       })),
@@ -35,10 +37,16 @@ export async function validateCommand(globals: GlobalOptions, options: { json?: 
   if (files.length === 0) process.stdout.write(`No pipelines in ${project.spec.pipelines_dir}/ yet.\n`);
   for (const result of results) {
     if (result.ok) {
-      const schedule = result.spec.schedule ? `  ${out.dim(scheduleLine(result.spec.schedule, project.spec.timezone))}` : '';
-      process.stdout.write(`${out.green('ok')}    ${result.source.id} (${result.plan.nodes.length} steps)${schedule}\n`);
+      const schedule = result.spec.schedule
+        ? `  ${out.dim(scheduleLine(result.spec.schedule, project.spec.timezone))}`
+        : '';
+      process.stdout.write(
+        `${out.green('ok')}    ${result.source.id} (${result.plan.nodes.length} steps)${schedule}\n`,
+      );
     } else {
-      process.stdout.write(`${out.red('error')} ${result.source.id} (${result.issues.length} problem${result.issues.length === 1 ? '' : 's'})\n`);
+      process.stdout.write(
+        `${out.red('error')} ${result.source.id} (${result.issues.length} problem${result.issues.length === 1 ? '' : 's'})\n`,
+      );
     }
   }
   if (issues.length > 0) {

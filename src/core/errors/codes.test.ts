@@ -22,7 +22,11 @@ describe('error codes', () => {
   it('states the kind of each code next to it', () => {
     for (const [code, { kind }] of Object.entries(ERROR_CODES)) {
       const section = reference.split(`## ${code}\n`)[1]?.split('\n## ')[0] ?? '';
-      assert.match(section, new RegExp(`Kind: ${kind}\\b`), `docs/errors.md: ${code} should say "Kind: ${kind}"`);
+      assert.match(
+        section,
+        new RegExp(`Kind: ${kind}\\b`),
+        `docs/errors.md: ${code} should say "Kind: ${kind}"`,
+      );
     }
   });
 });

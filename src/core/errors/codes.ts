@@ -41,7 +41,10 @@ export const ERROR_CODES = {
   PW_CANCELLED: { kind: 'operational', title: 'The run was cancelled' },
   PW_RUN_NOT_FOUND: { kind: 'user', title: 'No run with that id' },
   PW_RUN_NOT_RESUMABLE: { kind: 'user', title: 'The run cannot be resumed' },
-  PW_PROCESS_LOST: { kind: 'operational', title: 'The process running a step stopped before the step finished' },
+  PW_PROCESS_LOST: {
+    kind: 'operational',
+    title: 'The process running a step stopped before the step finished',
+  },
   PW_STORE: { kind: 'operational', title: 'The state store failed' },
   PW_IO: { kind: 'operational', title: 'A file-system operation failed' },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },

@@ -73,7 +73,10 @@ export class StepError extends PwError {
   readonly stepId: string;
   readonly attempt: number;
 
-  constructor(inner: PwError, where: { pipelineId: string; stepId: string; attempt: number; location?: SourceLocation | undefined }) {
+  constructor(
+    inner: PwError,
+    where: { pipelineId: string; stepId: string; attempt: number; location?: SourceLocation | undefined },
+  ) {
     super(inner.code, inner.message, {
       hint: inner.hint,
       location: inner.location ?? where.location,

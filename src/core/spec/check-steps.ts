@@ -235,8 +235,15 @@ export function checkSteps(
   for (const facts of steps) {
     checkNeeds(facts, ids, issues);
     checkInputs(facts, ids, issues);
-    checkStepTemplates(facts.raw['with'], ['steps', facts.index, 'with'], { stepId: facts.id, stepIds: ids, params }, issues);
-    const readsResultsOf = templateStepRefs(facts.raw['with']).filter((ref) => ref !== facts.id && ids.includes(ref));
+    checkStepTemplates(
+      facts.raw['with'],
+      ['steps', facts.index, 'with'],
+      { stepId: facts.id, stepIds: ids, params },
+      issues,
+    );
+    const readsResultsOf = templateStepRefs(facts.raw['with']).filter(
+      (ref) => ref !== facts.id && ids.includes(ref),
+    );
     facts.inputs = [...new Set([...facts.inputs, ...readsResultsOf])];
   }
   const graphSteps = steps

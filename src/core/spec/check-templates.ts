@@ -15,8 +15,10 @@ const ROOTS = ['params', 'run', 'steps', 'trigger'] as const;
 
 function* strings(value: unknown, path: FieldPath): Generator<[string, FieldPath]> {
   if (typeof value === 'string') yield [value, path];
-  else if (Array.isArray(value)) for (const [index, item] of value.entries()) yield* strings(item, [...path, index]);
-  else if (isPlainObject(value)) for (const [key, item] of Object.entries(value)) yield* strings(item, [...path, key]);
+  else if (Array.isArray(value))
+    for (const [index, item] of value.entries()) yield* strings(item, [...path, index]);
+  else if (isPlainObject(value))
+    for (const [key, item] of Object.entries(value)) yield* strings(item, [...path, key]);
 }
 
 /** Splits `steps.hourly.rows` or `steps["hourly"].rows` into its segments. */
@@ -64,26 +66,46 @@ export function checkStepTemplates(
         issues.add('PW_TEMPLATE_UNKNOWN_VARIABLE', path, `Template variable '${variable}' does not exist`, {
           expected: `a name under ${listQuoted([...ROOTS])}`,
           found: `'${root}'`,
-          hint: suggestion ? `did you mean '${suggestion}'?` : 'Templates read params, run, steps and trigger.',
+          hint: suggestion
+            ? `did you mean '${suggestion}'?`
+            : 'Templates read params, run, steps and trigger.',
         });
       } else if (root === 'params' && name !== undefined && !context.params.includes(name)) {
         const suggestion = didYouMean(name, context.params);
-        issues.add('PW_TEMPLATE_UNKNOWN_VARIABLE', path, `Template reads params.${name}, but the pipeline declares no such parameter`, {
-          expected: context.params.length > 0 ? `one of ${listQuoted(context.params)}` : 'a parameter declared under params:',
-          found: `'${name}'`,
-          hint: suggestion ? `did you mean '${suggestion}'?` : 'Declare it under `params:` at the top of the pipeline.',
-        });
-      } else if (root === 'steps' && name !== undefined && (name === context.stepId || !context.stepIds.includes(name))) {
+        issues.add(
+          'PW_TEMPLATE_UNKNOWN_VARIABLE',
+          path,
+          `Template reads params.${name}, but the pipeline declares no such parameter`,
+          {
+            expected:
+              context.params.length > 0
+                ? `one of ${listQuoted(context.params)}`
+                : 'a parameter declared under params:',
+            found: `'${name}'`,
+            hint: suggestion
+              ? `did you mean '${suggestion}'?`
+              : 'Declare it under `params:` at the top of the pipeline.',
+          },
+        );
+      } else if (
+        root === 'steps' &&
+        name !== undefined &&
+        (name === context.stepId || !context.stepIds.includes(name))
+      ) {
         const others = context.stepIds.filter((id) => id !== context.stepId);
         const suggestion = didYouMean(name, others);
         issues.add(
           'PW_SPEC_UNKNOWN_STEP_REF',
           path,
-          name === context.stepId ? `Step '${name}' reads its own results in a template` : `Template reads steps.${name}, but no step has that id`,
+          name === context.stepId
+            ? `Step '${name}' reads its own results in a template`
+            : `Template reads steps.${name}, but no step has that id`,
           {
             expected: others.length > 0 ? `one of ${listQuoted(others)}` : 'the id of another step',
             found: `'${name}'`,
-            hint: suggestion ? `did you mean '${suggestion}'?` : "A step's results exist once it has run; read an earlier step's.",
+            hint: suggestion
+              ? `did you mean '${suggestion}'?`
+              : "A step's results exist once it has run; read an earlier step's.",
           },
         );
       }

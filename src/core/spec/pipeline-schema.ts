@@ -28,8 +28,14 @@ export const retryPolicySchema = z
 export const scheduleSchema = z
   .strictObject({
     cron: z.string().describe('Five- or six-field cron expression, evaluated in `timezone`.'),
-    timezone: z.string().optional().describe('IANA time zone such as Europe/Berlin (default: project timezone).'),
-    catchup: z.enum(['none', 'latest', 'all']).default('latest').describe('What to do with slots missed while down.'),
+    timezone: z
+      .string()
+      .optional()
+      .describe('IANA time zone such as Europe/Berlin (default: project timezone).'),
+    catchup: z
+      .enum(['none', 'latest', 'all'])
+      .default('latest')
+      .describe('What to do with slots missed while down.'),
     max_catchup: z.int().min(1).optional().describe('With catchup: all, the most missed slots to run.'),
   })
   .describe('When the pipeline runs on its own.');
@@ -39,7 +45,10 @@ export const paramSchema = z
     type: z.enum(['string', 'number', 'integer', 'boolean', 'date']).default('string'),
     default: z.union([z.string(), z.number(), z.boolean()]).optional(),
     required: z.boolean().optional().describe('A run without a value fails validation (default: false).'),
-    enum: z.array(z.union([z.string(), z.number()])).optional().describe('The only accepted values.'),
+    enum: z
+      .array(z.union([z.string(), z.number()]))
+      .optional()
+      .describe('The only accepted values.'),
     description: z.string().optional(),
   })
   .describe('A run parameter, available to templates as params.<name>.');
@@ -48,9 +57,14 @@ export const stepSchema = z
   .strictObject({
     id: z
       .string()
-      .regex(IDENTIFIER, 'a step id is also a table name: letters, digits and underscores, not starting with a digit')
+      .regex(
+        IDENTIFIER,
+        'a step id is also a table name: letters, digits and underscores, not starting with a digit',
+      )
       .describe('Unique within the pipeline; the step output dataset is a table with this name.'),
-    uses: z.string().describe('A built-in step type (files.read, sql, check, files.write, …) or ./path/to/module.js'),
+    uses: z
+      .string()
+      .describe('A built-in step type (files.read, sql, check, files.write, …) or ./path/to/module.js'),
     description: z.string().optional(),
     with: z.record(z.string(), z.unknown()).optional().describe('The step type configuration.'),
     needs: z.array(z.string()).optional().describe('Steps that must succeed before this one starts.'),
@@ -66,7 +80,10 @@ export const pipelineSchema = z
       .regex(PIPELINE_ID, 'lower-case letters, digits, - and _, starting with a letter or digit')
       .describe('Unique within the project; usually the file name without .yaml.'),
     description: z.string().optional(),
-    timezone: z.string().optional().describe('Time zone for dates in templates (default: schedule, then project).'),
+    timezone: z
+      .string()
+      .optional()
+      .describe('Time zone for dates in templates (default: schedule, then project).'),
     schedule: scheduleSchema.optional(),
     params: z.record(z.string().regex(IDENTIFIER), paramSchema).optional(),
     retries: retryPolicySchema.optional().describe('Default retry policy of every step.'),

@@ -181,7 +181,9 @@ export function buildPlan(spec: PipelineSpec, registry: StepRegistry): Plan {
       const config: unknown = parsed?.success === true ? parsed.data : undefined;
       const others = ids.filter((id) => id !== step.id);
       const inputs = [
-        ...(definition !== undefined && parsed?.success === true ? stepInputs(definition, config, others) : []),
+        ...(definition !== undefined && parsed?.success === true
+          ? stepInputs(definition, config, others)
+          : []),
         ...templateStepRefs(step.with).filter((ref) => others.includes(ref)),
       ];
       return { id: step.id, uses: step.uses, needs: step.needs, inputs, config };

@@ -12,7 +12,9 @@ export const projectSchema = z
     state: z
       .string()
       .default('.pipewright/state.db')
-      .describe('The state store: a SQLite file path relative to the project (default .pipewright/state.db) or a postgres:// URL; PIPEWRIGHT_STATE_URL overrides it.'),
+      .describe(
+        'The state store: a SQLite file path relative to the project (default .pipewright/state.db) or a postgres:// URL; PIPEWRIGHT_STATE_URL overrides it.',
+      ),
     pipelines_dir: z.string().default('pipelines'),
     workspace: z
       .strictObject({
@@ -20,13 +22,19 @@ export const projectSchema = z
         keep: z
           .enum(['never', 'on_failure', 'always'])
           .default('on_failure')
-          .describe('Keep a run workspace (its DuckDB file) after the run: failed runs are kept to be resumed.'),
+          .describe(
+            'Keep a run workspace (its DuckDB file) after the run: failed runs are kept to be resumed.',
+          ),
       })
       .prefault({}),
     artifacts: z
       .strictObject({
         dir: z.string().default('.pipewright/artifacts'),
-        keep_days: z.int().min(0).default(90).describe('Delete artifacts of runs older than this (0 = keep forever).'),
+        keep_days: z
+          .int()
+          .min(0)
+          .default(90)
+          .describe('Delete artifacts of runs older than this (0 = keep forever).'),
       })
       .prefault({}),
     duckdb: z

@@ -166,9 +166,15 @@ describe('files.read json, ndjson and parquet', () => {
 
   it('materialize: view reads the files when later steps query them, copying nothing', async () => {
     await put('view/a.ndjson', '{"id": 1, "v": 1.5}\n{"id": 2, "v": 2.5}\n');
-    const result = await harness.runStep(filesRead, { path: 'view/a.ndjson', materialize: 'view' }, { stepId: 'docs_view' });
+    const result = await harness.runStep(
+      filesRead,
+      { path: 'view/a.ndjson', materialize: 'view' },
+      { stepId: 'docs_view' },
+    );
     assert.equal(result.rows, undefined, 'a view is not counted');
-    const kinds = await harness.query<{ n: number }>("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'docs_view'");
+    const kinds = await harness.query<{ n: number }>(
+      "SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'docs_view'",
+    );
     assert.equal(kinds[0]?.n, 1);
     assert.deepEqual(await harness.query('SELECT id, v FROM docs_view ORDER BY id'), [
       { id: 1, v: 1.5 },

@@ -7,7 +7,10 @@ import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
 import { splitStatements } from './sql-text.js';
 
 const columnList = z.array(z.string().min(1)).min(1);
-const severity = z.enum(['fail', 'warn']).optional().describe('Overrides the check-wide severity for this rule.');
+const severity = z
+  .enum(['fail', 'warn'])
+  .optional()
+  .describe('Overrides the check-wide severity for this rule.');
 const name = z.string().optional().describe('A label for messages (default: derived from the rule).');
 
 export const ruleSchema = z.union([
@@ -28,7 +31,10 @@ export const ruleSchema = z.union([
   }),
   z.strictObject({
     accepted_values: z
-      .strictObject({ column: z.string(), values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1) })
+      .strictObject({
+        column: z.string(),
+        values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+      })
       .describe('Every non-NULL value of `column` must be one of `values`.'),
     severity,
     name,
@@ -41,7 +47,10 @@ export const ruleSchema = z.union([
     name,
   }),
   z.strictObject({
-    sql: z.string().min(1).describe('A query that must return zero rows; each row it returns is a violation.'),
+    sql: z
+      .string()
+      .min(1)
+      .describe('A query that must return zero rows; each row it returns is a violation.'),
     severity,
     name,
   }),
@@ -57,7 +66,10 @@ export interface CompiledRule {
   countSql: string;
 }
 
-export function compileRule(rule: Rule, input: string): CompiledRule | { label: string; rowCount: { min?: number | undefined; max?: number | undefined } } {
+export function compileRule(
+  rule: Rule,
+  input: string,
+): CompiledRule | { label: string; rowCount: { min?: number | undefined; max?: number | undefined } } {
   const table = quoteIdent(input);
   const wrap = (label: string, violations: string): CompiledRule => ({
     label: rule.name ?? label,
@@ -67,7 +79,12 @@ export function compileRule(rule: Rule, input: string): CompiledRule | { label: 
   });
   if ('row_count' in rule) {
     const { min, max } = rule.row_count;
-    return { label: rule.name ?? `row_count ${[min !== undefined ? `≥ ${min}` : '', max !== undefined ? `≤ ${max}` : ''].filter(Boolean).join(' and ')}`, rowCount: { min, max } };
+    return {
+      label:
+        rule.name ??
+        `row_count ${[min !== undefined ? `≥ ${min}` : '', max !== undefined ? `≤ ${max}` : ''].filter(Boolean).join(' and ')}`,
+      rowCount: { min, max },
+    };
   }
   if ('not_null' in rule) {
     const condition = rule.not_null.map((column) => `${quoteIdent(column)} IS NULL`).join(' OR ');
@@ -83,7 +100,9 @@ export function compileRule(rule: Rule, input: string): CompiledRule | { label: 
   }
   if ('accepted_values' in rule) {
     const { column, values } = rule.accepted_values;
-    const list = values.map((value) => (typeof value === 'string' ? quoteLiteral(value) : String(value))).join(', ');
+    const list = values
+      .map((value) => (typeof value === 'string' ? quoteLiteral(value) : String(value)))
+      .join(', ');
     return wrap(
       `accepted_values(${column})`,
       `SELECT * FROM ${table} WHERE ${quoteIdent(column)} IS NOT NULL AND ${quoteIdent(column)} NOT IN (${list})`,
@@ -96,7 +115,10 @@ export function compileRule(rule: Rule, input: string): CompiledRule | { label: 
       max !== undefined ? `${quoteIdent(column)} > ${max}` : undefined,
     ].filter((part) => part !== undefined);
     const condition = bounds.length > 0 ? bounds.join(' OR ') : 'FALSE';
-    return wrap(`range(${column}${min !== undefined ? ` ≥ ${min}` : ''}${max !== undefined ? ` ≤ ${max}` : ''})`, `SELECT * FROM ${table} WHERE ${condition}`);
+    return wrap(
+      `range(${column}${min !== undefined ? ` ≥ ${min}` : ''}${max !== undefined ? ` ≤ ${max}` : ''})`,
+      `SELECT * FROM ${table} WHERE ${condition}`,
+    );
   }
   return wrap('custom sql', customQuery(rule.sql));
 }

@@ -47,8 +47,16 @@ describe('check step', () => {
     harness.runStep(checkStep, { input: 'orders', rules, ...extra }, { stepId });
 
   it('unique does not count rows with a NULL key as duplicates, as a SQL UNIQUE constraint', async () => {
-    await harness.runStep(sqlStep, { query: 'SELECT * FROM (VALUES (1, 1), (NULL, 2), (NULL, 2)) AS t(k, v)' }, { stepId: 'nullable' });
-    await harness.runStep(checkStep, { input: 'nullable', rules: [{ unique: ['k'] }] }, { stepId: 'unique_nulls' });
+    await harness.runStep(
+      sqlStep,
+      { query: 'SELECT * FROM (VALUES (1, 1), (NULL, 2), (NULL, 2)) AS t(k, v)' },
+      { stepId: 'nullable' },
+    );
+    await harness.runStep(
+      checkStep,
+      { input: 'nullable', rules: [{ unique: ['k'] }] },
+      { stepId: 'unique_nulls' },
+    );
     const error = await rejectsWith(
       harness.runStep(checkStep, { input: 'nullable', rules: [{ unique: ['v'] }] }, { stepId: 'unique_v' }),
       'PW_CHECK_FAILED',

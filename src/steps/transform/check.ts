@@ -27,10 +27,16 @@ export const checkStep = defineStep({
   config: z.strictObject({
     input: z.string().describe('The step whose dataset is checked.'),
     rules: z.array(ruleSchema).min(1).describe('The rules; each is an object with one rule key.'),
-    severity: z.enum(['fail', 'warn']).default('fail').describe('What a violated rule does unless it says otherwise.'),
+    severity: z
+      .enum(['fail', 'warn'])
+      .default('fail')
+      .describe('What a violated rule does unless it says otherwise.'),
   }),
   inputs: (config, knownSteps) => [
-    ...new Set([config.input, ...config.rules.flatMap((rule) => ('sql' in rule ? referencedSteps(rule.sql, knownSteps) : []))]),
+    ...new Set([
+      config.input,
+      ...config.rules.flatMap((rule) => ('sql' in rule ? referencedSteps(rule.sql, knownSteps) : [])),
+    ]),
   ],
   async run(ctx, config) {
     if (!(await datasetExists(ctx.datasets, config.input))) {
@@ -58,12 +64,19 @@ export const checkStep = defineStep({
       try {
         count = (await ctx.datasets.query<{ n: number }>(compiled.countSql))[0]?.n ?? 0;
         // Wrapped, so a custom query with its own LIMIT (or a trailing comment) still takes one.
-        samples = count > 0 ? await ctx.datasets.query(`SELECT * FROM (${compiled.violationsSql}\n) LIMIT ${SAMPLE_ROWS}`) : [];
+        samples =
+          count > 0
+            ? await ctx.datasets.query(`SELECT * FROM (${compiled.violationsSql}\n) LIMIT ${SAMPLE_ROWS}`)
+            : [];
       } catch (cause) {
         throw sqlError(cause, 1, `Rule ${compiled.label}`);
       }
       if (count > 0) {
-        const shown = samples.map((row) => JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+        const shown = samples.map((row) =>
+          JSON.stringify(row, (_key, value: unknown) =>
+            typeof value === 'bigint' ? value.toString() : value,
+          ),
+        );
         findings.push({
           label: compiled.label,
           severity,
@@ -82,7 +95,9 @@ export const checkStep = defineStep({
         { hint: 'Fix the input data, or set `severity: warn` on a rule that should not stop the run.' },
       );
     }
-    ctx.log.info(`${config.rules.length} rules passed${warnings.length > 0 ? ` (${warnings.length} with warnings)` : ''}`);
+    ctx.log.info(
+      `${config.rules.length} rules passed${warnings.length > 0 ? ` (${warnings.length} with warnings)` : ''}`,
+    );
     return {
       outputs: { rules: config.rules.length, warnings: warnings.length },
       warnings: warnings.map((warning) => `${warning.label}: ${warning.detail}`),

@@ -7,7 +7,10 @@ import { PwError } from '../../core/errors/pw-error.js';
 
 export function sqlError(cause: unknown, statementLine: number, what: string): PwError {
   const raw = cause instanceof Error ? cause.message : String(cause);
-  const shifted = raw.replace(/LINE (\d+):/g, (_, line: string) => `LINE ${Number(line) + statementLine - 1}:`);
+  const shifted = raw.replace(
+    /LINE (\d+):/g,
+    (_, line: string) => `LINE ${Number(line) + statementLine - 1}:`,
+  );
   const firstLine = shifted.split('\n')[0] ?? shifted;
   return new PwError('PW_SQL_ERROR', `${what} failed: ${shifted.trim()}`, {
     cause,
@@ -20,7 +23,7 @@ function hintFor(message: string): string {
     return 'Datasets are named after the steps that produce them; check the step id, or add it to `needs` if it is produced later.';
   }
   if (/column .* not found|Referenced column/i.test(message)) {
-    return 'Check the column name against the input dataset (pipewright show <run> lists each step\'s columns), and quote mixed-case names with double quotes.';
+    return "Check the column name against the input dataset (pipewright show <run> lists each step's columns), and quote mixed-case names with double quotes.";
   }
   if (/syntax error/i.test(message)) return 'Check the SQL near the position DuckDB points at.';
   if (/Conversion Error|Could not convert/i.test(message)) {

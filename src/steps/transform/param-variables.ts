@@ -2,7 +2,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
 
-export async function setParamVariables(connection: DuckDBConnection, params: Readonly<Record<string, unknown>>): Promise<void> {
+export async function setParamVariables(
+  connection: DuckDBConnection,
+  params: Readonly<Record<string, unknown>>,
+): Promise<void> {
   for (const [name, value] of Object.entries(params)) {
     await connection.run(`SET VARIABLE ${quoteIdent(name)} = ${literalFor(value)}`);
   }

@@ -133,7 +133,12 @@ async function assertViewable(ctx: StepContext, last: SqlStatement): Promise<voi
  * Publishes the result as this step's dataset through the engine's atomic replace, so a failed query
  * leaves the previous dataset (table or view) as it was and re-running never appends.
  */
-function publish(ctx: StepContext, materialize: 'table' | 'view', query: string, last: SqlStatement): Promise<number> {
+function publish(
+  ctx: StepContext,
+  materialize: 'table' | 'view',
+  query: string,
+  last: SqlStatement,
+): Promise<number> {
   const kind = materialize === 'view' ? 'VIEW' : 'TABLE';
   return ctx.datasets.replaceOutput(async (target) => {
     try {
