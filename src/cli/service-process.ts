@@ -7,7 +7,10 @@ import { PwError } from '../core/errors/pw-error.js';
 import { loadProject, type Project } from '../project/load-project.js';
 import { openStateStore, STATE_URL_ENV } from '../store/open-store.js';
 import type { StateStore } from '../store/state-store.js';
-import type { SyncedPipeline } from '../scheduler/definitions.js';
+import type { DefinitionSync, SyncedPipeline } from '../scheduler/definitions.js';
+import { Worker } from '../scheduler/worker.js';
+import { Scheduler } from '../scheduler/scheduler-loop.js';
+import type { ServiceLog } from '../scheduler/service-log.js';
 import { DEFAULT_GRACE_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from '../scheduler/worker.js';
 import { DEFAULT_MAX_RUN_ATTEMPTS, DEFAULT_TICK_MS } from '../scheduler/scheduler-loop.js';
 import { formatDuration } from '../core/duration.js';
@@ -139,4 +142,46 @@ export function pipelineOverview(
 
 export function describeSettings(settings: ServiceSettings): string {
   return `lease ${formatDuration(settings.leaseMs)}, shutdown grace ${formatDuration(settings.graceMs)}`;
+}
+
+/** A worker configured from the session's settings; `serve` and `worker` differ only in where it runs. */
+export function createWorker(session: ServiceSession, concurrency: number, log: ServiceLog): Worker {
+  const { store, project, settings } = session;
+  return new Worker({
+    store,
+    project,
+    concurrency,
+    leaseMs: settings.leaseMs,
+    pollMs: settings.pollMs,
+    graceMs: settings.graceMs,
+    maxRunAttempts: settings.maxRunAttempts,
+    log,
+  });
+}
+
+/** A scheduler over the pipelines the definition sync keeps in the store. */
+export function createScheduler(
+  session: ServiceSession,
+  definitions: DefinitionSync,
+  log: ServiceLog,
+): Scheduler {
+  return new Scheduler({
+    store: session.store,
+    projectTimezone: session.project.spec.timezone,
+    pipelineIds: () => definitions.scheduledIds(),
+    intervalMs: session.settings.tickMs,
+    maxRunAttempts: session.settings.maxRunAttempts,
+    log,
+  });
+}
+
+/** Pipelines paused through the CLI or API, for the start-up overview. */
+export async function pausedPipelines(store: StateStore): Promise<Set<string>> {
+  return new Set(
+    (await store.listPipelineStates()).filter((state) => state.paused).map((state) => state.pipelineId),
+  );
+}
+
+export function drainingMessage(signal: string, settings: ServiceSettings): string {
+  return `${signal}: shutting down; no new runs are claimed, running ones get ${formatDuration(settings.graceMs)} to finish`;
 }

@@ -7,31 +7,28 @@ import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { VERSION } from '../../version.js';
 import { DefinitionSync } from '../../scheduler/definitions.js';
-import { Scheduler } from '../../scheduler/scheduler-loop.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
-import { openServiceSession, pipelineOverview, untilShutdownSignal } from '../service-process.js';
+import {
+  createScheduler,
+  openServiceSession,
+  pausedPipelines,
+  pipelineOverview,
+  untilShutdownSignal,
+} from '../service-process.js';
 
 export async function schedulerCommand(globals: GlobalOptions): Promise<number> {
   const shutdown = untilShutdownSignal();
   const log = consoleServiceLog('scheduler');
   try {
-    const { project, store, settings, storeLabel } = await openServiceSession(globals);
+    const session = await openServiceSession(globals);
+    const { project, store, settings, storeLabel } = session;
     try {
       const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
       try {
         const { pipelines } = await definitions.start();
-        const paused = new Set(
-          (await store.listPipelineStates()).filter((state) => state.paused).map((state) => state.pipelineId),
-        );
-        const scheduler = new Scheduler({
-          store,
-          projectTimezone: project.spec.timezone,
-          pipelineIds: () => definitions.scheduledIds(),
-          intervalMs: settings.tickMs,
-          maxRunAttempts: settings.maxRunAttempts,
-          log,
-        });
+        const paused = await pausedPipelines(store);
+        const scheduler = createScheduler(session, definitions, log);
         process.stdout.write(
           [
             `Pipewright ${VERSION} scheduler for ${project.dir}`,

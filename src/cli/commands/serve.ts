@@ -10,13 +10,15 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { VERSION } from '../../version.js';
 import { startHealthServer } from '../../api/health-server.js';
 import { DefinitionSync } from '../../scheduler/definitions.js';
-import { Scheduler } from '../../scheduler/scheduler-loop.js';
-import { Worker } from '../../scheduler/worker.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
 import {
+  createScheduler,
+  createWorker,
   describeSettings,
+  drainingMessage,
   openServiceSession,
+  pausedPipelines,
   parseConcurrency,
   pipelineOverview,
   untilShutdownSignal,
@@ -34,20 +36,12 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
   const shutdown = untilShutdownSignal();
   const log = consoleServiceLog('serve');
   try {
-    const { project, store, settings, storeLabel } = await openServiceSession(globals);
+    const session = await openServiceSession(globals);
+    const { project, store, settings, storeLabel } = session;
     try {
       const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
       let synced = false;
-      const worker = new Worker({
-        store,
-        project,
-        concurrency,
-        leaseMs: settings.leaseMs,
-        pollMs: settings.pollMs,
-        graceMs: settings.graceMs,
-        maxRunAttempts: settings.maxRunAttempts,
-        log: consoleServiceLog('worker'),
-      });
+      const worker = createWorker(session, concurrency, consoleServiceLog('worker'));
       // Listening first, so /health answers while the definitions load; /ready waits for them.
       const http = await startHealthServer({
         host: options.host,
@@ -62,17 +56,8 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
       try {
         const { pipelines } = await definitions.start();
         synced = true;
-        const paused = new Set(
-          (await store.listPipelineStates()).filter((state) => state.paused).map((state) => state.pipelineId),
-        );
-        const scheduler = new Scheduler({
-          store,
-          projectTimezone: project.spec.timezone,
-          pipelineIds: () => definitions.scheduledIds(),
-          intervalMs: settings.tickMs,
-          maxRunAttempts: settings.maxRunAttempts,
-          log: consoleServiceLog('scheduler'),
-        });
+        const paused = await pausedPipelines(store);
+        const scheduler = createScheduler(session, definitions, consoleServiceLog('scheduler'));
         process.stdout.write(
           [
             `Pipewright ${VERSION} serving ${project.dir}`,
@@ -90,10 +75,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
         worker.start();
 
         const signal = await shutdown.signal;
-        log(
-          'info',
-          `${signal}: shutting down; no new runs are claimed, running ones get ${formatDuration(settings.graceMs)} to finish`,
-        );
+        log('info', drainingMessage(signal, settings));
         await scheduler.stop();
         definitions.stop();
         await worker.stop();

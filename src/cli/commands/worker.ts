@@ -7,11 +7,11 @@
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { VERSION } from '../../version.js';
-import { Worker } from '../../scheduler/worker.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
-import { formatDuration } from '../../core/duration.js';
 import {
+  createWorker,
   describeSettings,
+  drainingMessage,
   openServiceSession,
   parseConcurrency,
   untilShutdownSignal,
@@ -25,18 +25,10 @@ export async function workerCommand(
   const shutdown = untilShutdownSignal();
   const log = consoleServiceLog('worker');
   try {
-    const { project, store, settings, storeLabel } = await openServiceSession(globals);
+    const session = await openServiceSession(globals);
+    const { project, store, settings, storeLabel } = session;
     try {
-      const worker = new Worker({
-        store,
-        project,
-        concurrency,
-        leaseMs: settings.leaseMs,
-        pollMs: settings.pollMs,
-        graceMs: settings.graceMs,
-        maxRunAttempts: settings.maxRunAttempts,
-        log,
-      });
+      const worker = createWorker(session, concurrency, log);
       process.stdout.write(
         [
           `Pipewright ${VERSION} worker ${worker.id} for ${project.dir}`,
@@ -48,10 +40,7 @@ export async function workerCommand(
       );
       worker.start();
       const signal = await shutdown.signal;
-      log(
-        'info',
-        `${signal}: shutting down; no new runs are claimed, running ones get ${formatDuration(settings.graceMs)} to finish`,
-      );
+      log('info', drainingMessage(signal, settings));
       await worker.stop();
     } finally {
       await store.close();
