@@ -3,9 +3,9 @@
  * recording logger and artifact list. Used by the built-in steps' tests and offered to authors of
  * user-written steps.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   asStepDefinition,
   type AnyStepDefinition,
@@ -17,6 +17,7 @@ import {
 import { createStepContext } from '../engine/step-context.js';
 import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
 import { createDatasets } from '../engine/datasets.js';
+import { quoteLiteral } from '../core/sql-identifiers.js';
 
 export interface HarnessLogEntry {
   level: LogLevel;
@@ -36,6 +37,10 @@ export interface StepHarness {
     options?: { stepId?: string; signal?: AbortSignal; params?: Record<string, unknown> },
   ): Promise<StepResult>;
   query<T extends Row = Row>(sql: string): Promise<T[]>;
+  /** Writes a file under the project folder (creating folders) and returns its absolute path. */
+  writeFile(path: string, content: string | Buffer): Promise<string>;
+  /** Column name → DuckDB type of a dataset, in column order. */
+  columnTypes(dataset: string): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -49,6 +54,15 @@ export async function createStepHarness(): Promise<StepHarness> {
   const logs: HarnessLogEntry[] = [];
   const artifacts: ArtifactInfo[] = [];
   const now = new Date();
+
+  const queryRows = async <T extends Row = Row>(sql: string): Promise<T[]> => {
+    const connection = await database.connect();
+    try {
+      return await createDatasets(connection, '__harness').query<T>(sql);
+    } finally {
+      connection.closeSync();
+    }
+  };
 
   return {
     projectDir,
@@ -101,13 +115,18 @@ export async function createStepHarness(): Promise<StepHarness> {
         connection.closeSync();
       }
     },
-    async query(sql) {
-      const connection = await database.connect();
-      try {
-        return await createDatasets(connection, '__harness').query(sql);
-      } finally {
-        connection.closeSync();
-      }
+    query: (sql) => queryRows(sql),
+    async writeFile(path, content) {
+      const absolute = join(projectDir, path);
+      await mkdir(dirname(absolute), { recursive: true });
+      await writeFile(absolute, content);
+      return absolute;
+    },
+    async columnTypes(dataset) {
+      const rows = await queryRows<{ name: string; type: string }>(
+        `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = ${quoteLiteral(dataset)} ORDER BY column_index`,
+      );
+      return Object.fromEntries(rows.map((row) => [row.name, row.type]));
     },
     async close() {
       database.close();

@@ -1,10 +1,10 @@
 /** Tests for `files.read` on JSON, NDJSON and Parquet files, with real files and a real DuckDB. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createStepHarness, type StepHarness } from '../../testing/step-harness.js';
-import { PwError } from '../../core/errors/pw-error.js';
+import { rejectsWith as rejectsOf, asPwError as pw } from '../../testing/assertions.js';
 import { quoteLiteral } from '../../core/sql-identifiers.js';
 import { filesReadStep as filesRead } from './files-read.js';
 
@@ -17,31 +17,9 @@ after(async () => {
   await harness.close();
 });
 
-async function put(path: string, content: string | Buffer): Promise<string> {
-  const absolute = join(harness.projectDir, path);
-  await mkdir(dirname(absolute), { recursive: true });
-  await writeFile(absolute, content);
-  return absolute;
-}
+const put = (path: string, content: string | Buffer) => harness.writeFile(path, content);
 
-async function types(table: string): Promise<Record<string, string>> {
-  const rows = await harness.query<{ name: string; type: string }>(
-    `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = ${quoteLiteral(table)} ORDER BY column_index`,
-  );
-  return Object.fromEntries(rows.map((row) => [row.name, row.type]));
-}
-
-async function rejectsOf(run: (error: unknown) => void, promise: Promise<unknown>): Promise<void> {
-  await assert.rejects(promise, (error) => {
-    run(error);
-    return true;
-  });
-}
-
-function pw(error: unknown): PwError {
-  assert.ok(error instanceof PwError, `expected a PwError, got ${String(error)}`);
-  return error;
-}
+const types = (table: string) => harness.columnTypes(table);
 
 describe('files.read json, ndjson and parquet', () => {
   it('reads a JSON array with a cast and a source column', async () => {

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { createStepHarness, type StepHarness } from '../../testing/step-harness.js';
-import { PwError } from '../../core/errors/pw-error.js';
+import { asPwError as pw } from '../../testing/assertions.js';
 import { quoteLiteral } from '../../core/sql-identifiers.js';
 import { filesReadStep as filesRead } from './files-read.js';
 
@@ -38,17 +38,7 @@ async function workbook(
   await writer.commit();
 }
 
-async function types(table: string): Promise<Record<string, string>> {
-  const rows = await harness.query<{ name: string; type: string }>(
-    `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = ${quoteLiteral(table)} ORDER BY column_index`,
-  );
-  return Object.fromEntries(rows.map((row) => [row.name, row.type]));
-}
-
-function pw(error: unknown): PwError {
-  assert.ok(error instanceof PwError, `expected a PwError, got ${String(error)}`);
-  return error;
-}
+const types = (table: string) => harness.columnTypes(table);
 
 const when = new Date(Date.UTC(2024, 0, 15, 10, 30));
 

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { createStepHarness, type StepHarness } from '../../testing/step-harness.js';
-import { PwError } from '../../core/errors/pw-error.js';
+import { asPwError as pw } from '../../testing/assertions.js';
 import { quoteLiteral } from '../../core/sql-identifiers.js';
 import { filesReadStep } from '../extract/files-read.js';
 import { filesWriteStep as filesWrite } from './files-write.js';
@@ -14,11 +14,6 @@ let harness: StepHarness;
 
 function at(path: string): string {
   return join(harness.projectDir, path);
-}
-
-function pw(error: unknown): PwError {
-  assert.ok(error instanceof PwError, `expected a PwError, got ${String(error)}`);
-  return error;
 }
 
 const EXPECTED = [
