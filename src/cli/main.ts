@@ -175,6 +175,62 @@ export async function main(argv: readonly string[]): Promise<number> {
       set(await (await import('./commands/resume.js')).resumeCommand(globals(), pipeline)),
     );
 
+  program
+    .command('cancel')
+    .description('cancel a queued run, or stop a running one')
+    .argument('<run-id>', 'run id or a unique prefix of it')
+    .action(async (runId: string) =>
+      set(await (await import('./commands/cancel.js')).cancelCommand(globals(), runId)),
+    );
+
+  program
+    .command('retry')
+    .description('queue a failed or cancelled run again, to resume from its failed step')
+    .argument('<run-id>', 'run id or a unique prefix of it')
+    .action(async (runId: string) =>
+      set(await (await import('./commands/retry.js')).retryCommand(globals(), runId)),
+    );
+
+  const token = program.command('token').description('manage bearer tokens for the REST API');
+  token
+    .command('create')
+    .description('create a token; prints it once, as the last line')
+    .requiredOption('--name <name>', 'a unique name for the token')
+    .addOption(
+      new Option('--scope <scope>', 'what the token may do')
+        .choices(['read', 'operate', 'admin'])
+        .makeOptionMandatory(),
+    )
+    .action(async (options: { name: string; scope: string }) =>
+      set(await (await import('./commands/token.js')).tokenCreateCommand(globals(), options)),
+    );
+  token
+    .command('list')
+    .description('list tokens (never the tokens themselves)')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) =>
+      set(await (await import('./commands/token.js')).tokenListCommand(globals(), options)),
+    );
+  token
+    .command('revoke')
+    .description('revoke a token by name')
+    .argument('<name>', 'token name')
+    .action(async (name: string) =>
+      set(await (await import('./commands/token.js')).tokenRevokeCommand(globals(), name)),
+    );
+
+  program
+    .command('backfill')
+    .description('queue a run for every schedule slot in a range; prints the run ids')
+    .argument('<pipeline>', 'pipeline id')
+    .requiredOption('--from <date|instant>', 'first slot (a date means the whole day)')
+    .requiredOption('--to <date|instant>', 'last slot (inclusive; a date means the whole day)')
+    .option('--param <name=value>', 'a run parameter (repeatable)', collect, [])
+    .option('--yes', 'queue more than 1000 slots')
+    .action(async (pipeline: string, options: { from: string; to: string; param: string[]; yes?: boolean }) =>
+      set(await (await import('./commands/backfill.js')).backfillCommand(globals(), pipeline, options)),
+    );
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

@@ -182,16 +182,23 @@ export class DefinitionSync {
     const pipelines: SyncedPipeline[] = [];
     const stored: string[] = [];
     const seen = new Set<string>();
+    const loadedFiles: { file: (typeof files)[number]; loaded: LoadedPipeline }[] = [];
     for (const file of files) {
-      let loaded: LoadedPipeline;
       try {
-        loaded = await loadPipeline(this.project, file);
+        loadedFiles.push({ file, loaded: await loadPipeline(this.project, file) });
       } catch {
         continue; // removed (or unreadable) between listing and reading: the next pass sees it
       }
+    }
+    const afterProblems = checkAfter(
+      files.map((file) => file.id),
+      loadedFiles.flatMap(({ loaded }) => (loaded.ok ? [loaded.spec] : [])),
+    );
+    for (const { file, loaded } of loadedFiles) {
       seen.add(file.id);
       const now = this.clock();
-      if (loaded.ok) {
+      const afterProblem = afterProblems.get(file.id);
+      if (loaded.ok && afterProblem === undefined) {
         const hash = definitionHash(loaded.spec);
         let known = this.stored.get(file.id);
         if (known?.hash !== hash) {
@@ -219,7 +226,7 @@ export class DefinitionSync {
         const revision = known.revision;
         pipelines.push({ id: file.id, file: file.displayPath, spec: loaded.spec, revision });
       } else {
-        const reason = oneLineReason(loaded.issues);
+        const reason = loaded.ok ? `${file.displayPath} ${afterProblem}` : oneLineReason(loaded.issues);
         const revision = await this.latestRevision(file.id);
         if (this.reportedInvalid.get(file.id) !== reason) {
           const state = await this.store.getPipelineState(file.id);
@@ -264,4 +271,56 @@ export function oneLineReason(issues: readonly SpecIssue[]): string {
       ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''}; see pipewright validate)`
       : '';
   return `${where} ${first.code} ${first.message.replace(/\s+/g, ' ')}${more}`;
+}
+
+/**
+ * The `after` lists of a project's pipelines, which only make sense together: an id with no pipeline
+ * file, and cycles (a → b → a), which would trigger runs forever. Returns a one-line problem per
+ * pipeline that has one; such a file is treated as invalid (its last valid revision keeps running).
+ */
+export function checkAfter(
+  knownIds: readonly string[],
+  specs: readonly Pick<PipelineSpec, 'id' | 'after'>[],
+): Map<string, string> {
+  const problems = new Map<string, string>();
+  const known = new Set(knownIds);
+  const edges = new Map<string, string[]>();
+  for (const spec of specs) {
+    const after = spec.after ?? [];
+    const unknown = after.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      problems.set(
+        spec.id,
+        `PW_SPEC_INVALID after: no pipeline ${unknown.map((id) => `'${id}'`).join(', ')} in the project`,
+      );
+    }
+    edges.set(
+      spec.id,
+      after.filter((id) => known.has(id)),
+    );
+  }
+  // Depth-first search over "runs after" edges; a back edge closes a cycle.
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (id: string): void => {
+    state.set(id, 'visiting');
+    path.push(id);
+    for (const upstream of edges.get(id) ?? []) {
+      const seen = state.get(upstream);
+      if (seen === 'visiting') {
+        const cycle = [...path.slice(path.indexOf(upstream)), upstream];
+        for (const member of cycle.slice(0, -1)) {
+          if (!problems.has(member))
+            problems.set(
+              member,
+              `PW_SPEC_CYCLE after: pipelines trigger each other in a cycle: ${cycle.join(' → ')}`,
+            );
+        }
+      } else if (seen === undefined) visit(upstream);
+    }
+    path.pop();
+    state.set(id, 'done');
+  };
+  for (const id of [...edges.keys()].sort()) if (!state.has(id)) visit(id);
+  return problems;
 }

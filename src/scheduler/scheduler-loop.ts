@@ -17,6 +17,7 @@
 import { pipelineSchema, type PipelineSpec } from '../core/spec/pipeline-schema.js';
 import { resolveParams } from '../core/params.js';
 import { toPwError } from '../core/errors/pw-error.js';
+import { parseDuration } from '../core/duration.js';
 import { newRunId } from '../engine/run-ids.js';
 import type { RunRecord, StateStore } from '../store/state-store.js';
 import { slotsToQueue } from './catch-up.js';
@@ -45,6 +46,10 @@ export interface TickResult {
   skipped: number;
   requeued: RunRecord[];
   failed: RunRecord[];
+  /** Dead-man warnings raised by this tick (`expect.success_within` passed without a success). */
+  overdue: { pipelineId: string; lastSuccess: Date | undefined; window: string }[];
+  /** Slots not queued because the pipeline had max_active_runs active runs (`overlap: skip`). */
+  overlapSkipped: { pipelineId: string; slot: Date }[];
   /** The earliest upcoming slot over all scheduled pipelines. */
   next: Date | undefined;
 }
@@ -64,6 +69,10 @@ export class Scheduler {
   /** Problems already logged, so a broken pipeline is reported once, not every tick. */
   private readonly reported = new Set<string>();
   private readonly droppedLogged = new Map<string, string>();
+  /** With `overlap: skip`, the newest slot skipped per pipeline: it and earlier ones are not queued later. */
+  private readonly skippedThrough = new Map<string, Date>();
+  /** Per pipeline, the dead-man window already warned about (so each window warns once). */
+  private readonly overdueWarned = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<TickResult> | undefined;
   private stopped = true;
@@ -117,7 +126,15 @@ export class Scheduler {
 
   private async tickOnce(): Promise<TickResult> {
     const now = this.clock();
-    const result: TickResult = { queued: [], skipped: 0, requeued: [], failed: [], next: undefined };
+    const result: TickResult = {
+      queued: [],
+      skipped: 0,
+      requeued: [],
+      failed: [],
+      overlapSkipped: [],
+      overdue: [],
+      next: undefined,
+    };
     const expired = await this.store.requeueExpiredLeases(
       now,
       this.options.maxRunAttempts ?? DEFAULT_MAX_RUN_ATTEMPTS,
@@ -151,8 +168,10 @@ export class Scheduler {
     const state = await this.store.getPipelineState(pipelineId);
     if (state?.paused) return;
     const definition = await this.definition(pipelineId);
-    const schedule = definition?.spec.schedule;
-    if (!definition || !schedule) return;
+    if (!definition) return;
+    if (definition.spec.expect) await this.checkExpectation(pipelineId, definition, now, result);
+    const schedule = definition.spec.schedule;
+    if (!schedule) return;
 
     const lastSlot = await this.store.lastScheduledSlot(pipelineId);
     const plan = slotsToQueue({
@@ -186,7 +205,8 @@ export class Scheduler {
       );
       return;
     }
-    for (const slot of plan.slots) {
+    const slots = await this.applyOverlap(pipelineId, definition.spec, plan.slots, result);
+    for (const slot of slots) {
       const queued = await this.store.enqueueRun({
         id: newRunId(now),
         pipelineId,
@@ -204,6 +224,72 @@ export class Scheduler {
         result.skipped += 1;
       }
     }
+  }
+
+  /**
+   * The dead-man check (`expect: { success_within }`): when no run succeeded within the window, and
+   * the pipeline (its first revision) is older than the window, warn once per window: again when
+   * another whole window passes without a success. Paused pipelines are not checked.
+   */
+  private async checkExpectation(
+    pipelineId: string,
+    definition: CachedDefinition,
+    now: Date,
+    result: TickResult,
+  ): Promise<void> {
+    const text = definition.spec.expect?.success_within;
+    const window = text === undefined ? undefined : parseDuration(text);
+    if (text === undefined || window === undefined || window <= 0) return;
+    if (now.getTime() - definition.firstCreatedAt.getTime() < window) return;
+    const [last] = await this.store.listRuns({ pipelineId, status: 'succeeded', limit: 1 });
+    const lastSuccess = last ? (last.finishedAt ?? last.queuedAt) : undefined;
+    if (lastSuccess && now.getTime() - lastSuccess.getTime() <= window) {
+      this.overdueWarned.delete(pipelineId);
+      return;
+    }
+    const anchor = Math.max(lastSuccess?.getTime() ?? 0, definition.firstCreatedAt.getTime());
+    const key = `${anchor}|${Math.floor((now.getTime() - anchor) / window)}`;
+    if (this.overdueWarned.get(pipelineId) === key) return;
+    this.overdueWarned.set(pipelineId, key);
+    result.overdue.push({ pipelineId, lastSuccess, window: text });
+    this.log(
+      'warn',
+      `${pipelineId}: no run succeeded within ${text} (expect.success_within); ${lastSuccess ? `last success ${lastSuccess.toISOString()}` : 'no run has ever succeeded'}`,
+    );
+  }
+
+  /**
+   * `overlap: skip` with `max_active_runs`: a slot is not queued while the pipeline already has that
+   * many queued or running runs; it is logged and remembered so that catch-up does not queue it later.
+   */
+  private async applyOverlap(
+    pipelineId: string,
+    spec: PipelineSpec,
+    slots: readonly Date[],
+    result: TickResult,
+  ): Promise<Date[]> {
+    const through = this.skippedThrough.get(pipelineId);
+    const pending = through ? slots.filter((slot) => slot > through) : [...slots];
+    const max = spec.max_active_runs;
+    if (spec.overlap !== 'skip' || max === undefined || pending.length === 0) return pending;
+    let active =
+      (await this.store.countRuns({ pipelineId, status: 'queued' })) +
+      (await this.store.countRuns({ pipelineId, status: 'running' }));
+    const kept: Date[] = [];
+    for (const slot of pending) {
+      if (active < max) {
+        kept.push(slot);
+        active += 1;
+        continue;
+      }
+      this.skippedThrough.set(pipelineId, slot);
+      result.overlapSkipped.push({ pipelineId, slot });
+      this.log(
+        'warn',
+        `${pipelineId}: slot ${slot.toISOString()} skipped: ${active} run${active === 1 ? '' : 's'} already queued or running (max_active_runs ${max}, overlap: skip)`,
+      );
+    }
+    return kept;
   }
 
   /** The latest valid revision, parsed once per revision; the first revision's time anchors catch-up. */

@@ -25,10 +25,13 @@ import { executeRun } from '../engine/execute-run.js';
 import type { RunListener } from '../engine/run-events.js';
 import type { Project } from '../project/load-project.js';
 import { loadUserStep, moduleReferences } from '../project/user-steps.js';
+import { listPipelineFiles } from '../project/load-project.js';
 import type { StepRegistry } from '../steps/registry.js';
 import type { RunRecord, StateStore } from '../store/state-store.js';
 import { silentLog, type ServiceLog } from './service-log.js';
 import { DEFAULT_MAX_RUN_ATTEMPTS } from './scheduler-loop.js';
+import { PipelineSettings } from './pipeline-settings.js';
+import { queueDownstreamRuns } from './upstream.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_POLL_MS = 250;
@@ -50,6 +53,14 @@ export interface WorkerOptions {
   clock?: () => Date;
   env?: Readonly<Record<string, string | undefined>>;
   log?: ServiceLog;
+  /** Most runs running at once across all workers (global limit; default none). */
+  maxRunning?: number;
+  /**
+   * The pipelines whose `max_active_runs` limits apply (default: the files in the project's pipelines
+   * folder); their latest revisions are read every `limitsRefreshMs` (default 5 s).
+   */
+  pipelineIds?: () => Iterable<string>;
+  limitsRefreshMs?: number;
   /** Every event of every run this worker executes (live progress for an API later). */
   listener?: (runId: string, ...event: Parameters<RunListener>) => void;
 }
@@ -88,6 +99,7 @@ export class Worker {
   private stopped: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private lastRequeue = 0;
+  private readonly settings: PipelineSettings;
 
   constructor(private readonly options: WorkerOptions) {
     this.store = options.store;
@@ -99,6 +111,14 @@ export class Worker {
     this.clock = options.clock ?? (() => new Date());
     this.log = options.log ?? silentLog;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const ids =
+      options.pipelineIds ?? (async () => (await listPipelineFiles(this.project)).map((file) => file.id));
+    this.settings = new PipelineSettings(this.store, ids, options.limitsRefreshMs);
+  }
+
+  /** Re-reads the pipelines' `max_active_runs` at the next claim (call when definitions changed). */
+  refreshLimits(): void {
+    this.settings.invalidate();
   }
 
   /** How many runs this worker is executing now. */
@@ -152,7 +172,14 @@ export class Worker {
       let run: RunRecord | undefined;
       try {
         await this.requeueExpired();
-        run = await this.store.claimRun({ workerId: this.id, now: this.clock(), leaseMs: this.leaseMs });
+        const maxRunningPerPipeline = await this.settings.current();
+        run = await this.store.claimRun({
+          workerId: this.id,
+          now: this.clock(),
+          leaseMs: this.leaseMs,
+          maxRunning: this.options.maxRunning,
+          maxRunningPerPipeline,
+        });
       } catch (error) {
         this.log('error', `claiming a run failed: ${toPwError(error).message}`);
         await this.sleep(Math.max(this.pollMs, 1_000));
@@ -258,10 +285,28 @@ export class Worker {
           outcome.run.status === 'succeeded' ? 'info' : 'warn',
           `run ${run.id} (${run.pipelineId}) ${outcome.run.status} in ${took}${error}`,
         );
+        if (outcome.run.status === 'succeeded') await this.triggerDownstream(outcome.run);
       }
     } finally {
       heartbeat.stop();
       await heartbeat.idle();
+    }
+  }
+
+  /** Queues a run of every pipeline that lists this one in `after` (never throws). */
+  private async triggerDownstream(run: RunRecord): Promise<void> {
+    try {
+      const downstream = await this.settings.downstreamOf(run.pipelineId);
+      if (downstream.length === 0) return;
+      await queueDownstreamRuns({
+        store: this.store,
+        upstream: run,
+        downstream,
+        now: this.clock(),
+        log: this.log,
+      });
+    } catch (error) {
+      this.log('error', `run ${run.id}: queuing downstream pipelines failed: ${toPwError(error).message}`);
     }
   }
 

@@ -130,6 +130,17 @@ export interface AuditTable {
   detail: JsonText | null;
 }
 
+/** From migration 0003: REST API bearer tokens, stored as their sha256 only. */
+export interface ApiTokensTable {
+  id: AutoId;
+  name: string;
+  scope: string;
+  hash: string;
+  created_at: IsoTime;
+  last_used_at: IsoTime | null;
+  revoked_at: IsoTime | null;
+}
+
 export interface Database {
   pipelines: PipelinesTable;
   pipeline_revisions: PipelineRevisionsTable;
@@ -140,4 +151,5 @@ export interface Database {
   data_loads: DataLoadsTable;
   audit: AuditTable;
   pipeline_state: PipelineStateTable;
+  api_tokens: ApiTokensTable;
 }

@@ -15,6 +15,7 @@ import {
   iso,
   isoOrNull,
   jsonOrNull,
+  toApiToken,
   toArtifact,
   toDataLoad,
   toLog,
@@ -26,6 +27,8 @@ import {
   type RunRow,
 } from './row-mapping.js';
 import type {
+  ApiTokenRecord,
+  ApiTokenScope,
   ArtifactRecord,
   ClaimRequest,
   DataLoadRecord,
@@ -730,6 +733,88 @@ export class KyselyStateStore implements StateStore {
             updated_at: eb.ref('excluded.updated_at'),
           })),
         )
+        .execute();
+    });
+  }
+
+  // ---- API tokens -----------------------------------------------------------------------------------
+
+  createApiToken(input: {
+    name: string;
+    scope: ApiTokenScope;
+    hash: string;
+    at: Date;
+  }): Promise<ApiTokenRecord> {
+    return this.#guard(`create API token ${input.name}`, async () => {
+      const taken = () =>
+        new PwError('PW_TOKEN_NAME_TAKEN', `An API token named '${input.name}' already exists`, {
+          hint: 'Pick another --name, or revoke the old token first (names stay taken after a revoke).',
+        });
+      const existing = await this.#db
+        .selectFrom('api_tokens')
+        .select('id')
+        .where('name', '=', input.name)
+        .executeTakeFirst();
+      if (existing !== undefined) throw taken();
+      try {
+        const row = await this.#db
+          .insertInto('api_tokens')
+          .values({ name: input.name, scope: input.scope, hash: input.hash, created_at: iso(input.at) })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toApiToken(row);
+      } catch (error) {
+        // Two creators raced for the name: the unique key decided.
+        if (this.#dialect.isWriteConflict(error)) throw taken();
+        throw error;
+      }
+    });
+  }
+
+  listApiTokens(): Promise<ApiTokenRecord[]> {
+    return this.#guard('list API tokens', async () => {
+      const rows = await this.#db.selectFrom('api_tokens').selectAll().orderBy('name').execute();
+      return rows.map(toApiToken);
+    });
+  }
+
+  findApiTokenByHash(hash: string): Promise<ApiTokenRecord | undefined> {
+    return this.#guard('look up an API token', async () => {
+      const row = await this.#db
+        .selectFrom('api_tokens')
+        .selectAll()
+        .where('hash', '=', hash)
+        .executeTakeFirst();
+      return row === undefined ? undefined : toApiToken(row);
+    });
+  }
+
+  revokeApiToken(name: string, at: Date): Promise<boolean> {
+    return this.#guard(`revoke API token ${name}`, async () => {
+      const row = await this.#db
+        .selectFrom('api_tokens')
+        .select(['id', 'revoked_at'])
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (row === undefined) return false;
+      if (row.revoked_at === null) {
+        await this.#db
+          .updateTable('api_tokens')
+          .set({ revoked_at: iso(at) })
+          .where('id', '=', row.id)
+          .where('revoked_at', 'is', null)
+          .execute();
+      }
+      return true;
+    });
+  }
+
+  touchApiToken(id: number, at: Date): Promise<void> {
+    return this.#guard(`record the use of API token ${id}`, async () => {
+      await this.#db
+        .updateTable('api_tokens')
+        .set({ last_used_at: iso(at) })
+        .where('id', '=', id)
         .execute();
     });
   }

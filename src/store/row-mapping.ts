@@ -5,6 +5,8 @@
 import type { Selectable } from 'kysely';
 import type { Database } from './database-schema.js';
 import type {
+  ApiTokenRecord,
+  ApiTokenScope,
   ArtifactRecord,
   DataLoadRecord,
   ErrorInfo,
@@ -185,5 +187,16 @@ export function toPipelineState(row: Row<'pipeline_state'>): PipelineState {
     paused: int(row.paused) !== 0,
     invalidSince: dateOrUndefined(row.invalid_since),
     invalidReason: orUndefined(row.invalid_reason),
+  });
+}
+
+export function toApiToken(row: Row<'api_tokens'>): ApiTokenRecord {
+  return compact<ApiTokenRecord>({
+    id: int(row.id),
+    name: row.name,
+    scope: row.scope as ApiTokenScope,
+    createdAt: new Date(row.created_at),
+    lastUsedAt: dateOrUndefined(row.last_used_at),
+    revokedAt: dateOrUndefined(row.revoked_at),
   });
 }

@@ -176,6 +176,18 @@ export interface PipelineState {
   invalidReason?: string | undefined;
 }
 
+export type ApiTokenScope = 'read' | 'operate' | 'admin';
+
+/** A REST API token as stored: its sha256 only, never the token itself. */
+export interface ApiTokenRecord {
+  id: number;
+  name: string;
+  scope: ApiTokenScope;
+  createdAt: Date;
+  lastUsedAt?: Date | undefined;
+  revokedAt?: Date | undefined;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -274,4 +286,20 @@ export interface StateStore {
    * invalid); undefined marks it valid again.
    */
   setPipelineInvalid(pipelineId: string, reason: string | undefined, at: Date): Promise<void>;
+
+  /** Stores a new token by its sha256; a name already taken (even by a revoked token) is PW_TOKEN_NAME_TAKEN. */
+  createApiToken(input: {
+    name: string;
+    scope: ApiTokenScope;
+    hash: string;
+    at: Date;
+  }): Promise<ApiTokenRecord>;
+  /** Every token, revoked ones included, by name. */
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** The token with this sha256, revoked or not (the caller refuses revoked ones). */
+  findApiTokenByHash(hash: string): Promise<ApiTokenRecord | undefined>;
+  /** Revokes a token by name; false when no such token exists. Revoking twice keeps the first time. */
+  revokeApiToken(name: string, at: Date): Promise<boolean>;
+  /** Records that a token was used (last_used_at). */
+  touchApiToken(id: number, at: Date): Promise<void>;
 }

@@ -1,14 +1,15 @@
 /**
  * `pipewright serve`: the single-machine service. It keeps the pipeline definitions in the store in
  * step with the project folder, runs the scheduler and executes runs with in-process workers, and
- * answers GET /health and /ready over HTTP (the seam where the REST API will be mounted). It runs
- * until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+ * serves GET /health, /ready and the token-protected REST API under /api (src/api). It refuses to
+ * listen beyond loopback while no API token exists. It runs until SIGTERM or SIGINT, then shuts down
+ * gracefully and exits 0.
  */
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { VERSION } from '../../version.js';
-import { startHealthServer } from '../../api/health-server.js';
+import { startApiServer } from '../../api/server.js';
 import { DefinitionSync } from '../../scheduler/definitions.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
@@ -43,10 +44,14 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
       let synced = false;
       const worker = createWorker(session, concurrency, consoleServiceLog('worker'));
       // Listening first, so /health answers while the definitions load; /ready waits for them.
-      const http = await startHealthServer({
+      const http = await startApiServer({
         host: options.host,
         port,
         version: VERSION,
+        store,
+        project,
+        pipelines: () => definitions.pipelines(),
+        log: consoleServiceLog('http'),
         ready: async () => {
           if (!synced) return false;
           const queued = await store.countRuns({ status: 'queued' });
@@ -66,7 +71,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
             ...pipelineOverview(pipelines, project.spec.timezone, paused).map((line) => `  ${line}`),
             `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
             `  workers: ${concurrency} in this process (${describeSettings(settings)})`,
-            `  http: ${http.url}/health and ${http.url}/ready (the REST API comes in a later version)`,
+            `  http: ${http.url}/health, ${http.url}/ready and the REST API at ${http.url}/api (docs: ${http.url}/api/docs)`,
             'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',
             '',
           ].join('\n'),

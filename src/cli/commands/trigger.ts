@@ -2,16 +2,14 @@
  * `pipewright trigger <pipeline> [--param k=v]…`: queues a manual run for the service (`serve` or a
  * `worker`) to execute, and prints the run id as the last line. The pipeline file is validated and its
  * definition stored as a revision (when new), so the run executes exactly what the file says now;
- * parameters are checked against the pipeline's declarations before anything is queued.
+ * parameters are checked against the pipeline's declarations before anything is queued. The REST API
+ * queues its runs through the same helper.
  */
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { withProjectStore } from '../project-session.js';
-import { findPipelineFile, loadPipeline } from '../../project/load-project.js';
-import { PwError, SpecError } from '../../core/errors/pw-error.js';
-import { parseParamArguments, resolveParams } from '../../core/params.js';
-import { definitionHash } from '../../core/spec/revision-hash.js';
-import { newRunId } from '../../engine/run-ids.js';
+import { parseParamArguments } from '../../core/params.js';
+import { queueManualRun } from '../../api/queue-manual-run.js';
 import { styleFor } from '../style.js';
 
 export async function triggerCommand(
@@ -20,33 +18,18 @@ export async function triggerCommand(
   options: { param: string[] },
 ): Promise<number> {
   return withProjectStore(globals, async ({ project, store }) => {
-    const loaded = await loadPipeline(project, await findPipelineFile(project, pipelineId));
-    if (!loaded.ok) throw new SpecError(loaded.issues);
-    const params = resolveParams(loaded.spec.params, parseParamArguments(options.param));
-    const now = new Date();
-    const { revision } = await store.savePipelineRevision({
-      pipelineId: loaded.spec.id,
-      hash: definitionHash(loaded.spec),
-      definition: loaded.spec,
-      sourcePath: loaded.source.displayPath,
-      at: now,
-    });
-    const run = await store.enqueueRun({
-      id: newRunId(now),
-      pipelineId: loaded.spec.id,
-      revision: revision.revision,
-      status: 'queued',
+    const run = await queueManualRun({
+      project,
+      store,
+      pipelineId,
+      params: parseParamArguments(options.param),
       trigger: 'manual:cli',
-      params,
-      scheduledFor: now,
-      queuedAt: now,
     });
-    if (!run) throw new PwError('PW_STORE', `The store did not queue the run of '${loaded.spec.id}'`);
     const style = styleFor(process.stdout);
-    const paused = (await store.getPipelineState(loaded.spec.id))?.paused === true;
+    const paused = (await store.getPipelineState(run.pipelineId))?.paused === true;
     process.stdout.write(
       [
-        `Queued run of ${loaded.spec.id} (revision ${revision.revision}); \`pipewright serve\` or a \`pipewright worker\` executes it.`,
+        `Queued run of ${run.pipelineId} (revision ${run.revision}); \`pipewright serve\` or a \`pipewright worker\` executes it.`,
         ...(paused
           ? [style.yellow('The pipeline is paused: that stops its schedule, not runs you trigger.')]
           : []),

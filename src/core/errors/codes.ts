@@ -47,6 +47,17 @@ export const ERROR_CODES = {
   },
   PW_STORE: { kind: 'operational', title: 'The state store failed' },
   PW_IO: { kind: 'operational', title: 'A file-system operation failed' },
+  PW_AUTH_REQUIRED: { kind: 'user', title: 'An API request has no valid bearer token' },
+  PW_AUTH_FORBIDDEN: { kind: 'user', title: "The API token's scope does not allow the request" },
+  PW_NOT_FOUND: { kind: 'user', title: 'No API resource at that address' },
+  PW_REQUEST_INVALID: { kind: 'user', title: 'An API request is malformed or invalid' },
+  PW_REQUEST_TOO_LARGE: { kind: 'user', title: 'An API request body is too large' },
+  PW_TOKEN_NAME_TAKEN: { kind: 'user', title: 'An API token with that name exists' },
+  PW_TOKEN_NOT_FOUND: { kind: 'user', title: 'No API token with that name' },
+  PW_API_UNPROTECTED: {
+    kind: 'user',
+    title: 'The API would listen beyond loopback without any token',
+  },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 

@@ -73,6 +73,14 @@ export const stepSchema = z
   })
   .describe('One step of the pipeline.');
 
+export const expectSchema = z
+  .strictObject({
+    success_within: durationSchema.describe(
+      'Dead-man check: warn when no run of the pipeline succeeded within this long (e.g. 8d).',
+    ),
+  })
+  .describe('What the service expects of the pipeline, checked by the scheduler.');
+
 export const pipelineSchema = z
   .strictObject({
     id: z
@@ -89,6 +97,22 @@ export const pipelineSchema = z
     retries: retryPolicySchema.optional().describe('Default retry policy of every step.'),
     timeout: durationSchema.optional().describe('Abort the whole run after this long.'),
     concurrency: z.int().min(1).max(64).optional().describe('Most steps running at once (default 2).'),
+    max_active_runs: z
+      .int()
+      .min(1)
+      .optional()
+      .describe('Most runs of this pipeline running at once, across all workers (default: no limit).'),
+    overlap: z
+      .enum(['queue', 'skip'])
+      .optional()
+      .describe(
+        'At max_active_runs (default queue): queue (scheduled runs wait their turn) or skip (a slot is not queued while the pipeline already has max_active_runs queued or running runs).',
+      ),
+    after: z
+      .array(z.string().regex(PIPELINE_ID, 'a pipeline id'))
+      .optional()
+      .describe('Upstream pipelines: each successful run of one of them queues a run of this pipeline.'),
+    expect: expectSchema.optional(),
     steps: z.array(stepSchema).min(1, 'a pipeline needs at least one step'),
   })
   .describe('A Pipewright pipeline definition.');
@@ -97,4 +121,5 @@ export type RetryPolicy = z.output<typeof retryPolicySchema>;
 export type ScheduleSpec = z.output<typeof scheduleSchema>;
 export type ParamSpec = z.output<typeof paramSchema>;
 export type StepSpec = z.output<typeof stepSchema>;
+export type ExpectSpec = z.output<typeof expectSchema>;
 export type PipelineSpec = z.output<typeof pipelineSchema>;

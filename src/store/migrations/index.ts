@@ -7,6 +7,7 @@ import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'k
 import type { StoreDialect } from '../database-schema.js';
 import { migration0001Initial } from './0001_initial.js';
 import { migration0002RunQueue } from './0002_run_queue.js';
+import { migration0003ApiTokens } from './0003_api_tokens.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -22,7 +23,11 @@ export interface StoreMigration {
 }
 
 /** Append only: released migrations are never edited or reordered. */
-export const MIGRATIONS: readonly StoreMigration[] = [migration0001Initial, migration0002RunQueue];
+export const MIGRATIONS: readonly StoreMigration[] = [
+  migration0001Initial,
+  migration0002RunQueue,
+  migration0003ApiTokens,
+];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
 export const MIGRATION_TABLE = 'pw_migration';

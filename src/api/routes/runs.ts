@@ -1,0 +1,201 @@
+/**
+ * Runs: the history with filters and cursor pagination (newest first), one run with its step attempts
+ * and artifacts, cancel, and artifact download (streamed, with the artifact's content type).
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { PwError } from '../../core/errors/pw-error.js';
+import { retryRun } from '../../scheduler/run-control.js';
+import type { RunFilter, RunRecord } from '../../store/state-store.js';
+import type { RouteContext } from '../app.js';
+import { defineRoute } from '../route.js';
+import {
+  problemSchema,
+  runDetailJson,
+  runDetailSchema,
+  runJson,
+  runListQuerySchema,
+  runPageSchema,
+  runSchema,
+} from '../schemas.js';
+
+export const runNotFound = (id: string) =>
+  new PwError('PW_RUN_NOT_FOUND', `No run has the id '${id}'`, { hint: 'GET /api/runs lists runs.' });
+
+/** A page position: the last run shown, as (queued_at, id), the order runs are listed in. */
+function encodeCursor(run: RunRecord): string {
+  return Buffer.from(JSON.stringify([run.queuedAt.toISOString(), run.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { queuedAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const queuedAt = new Date(String(at));
+    if (typeof id === 'string' && !Number.isNaN(queuedAt.getTime())) return { queuedAt, id };
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new PwError('PW_REQUEST_INVALID', 'The cursor is not one this API handed out', {
+    hint: 'Pass the `next` value of the previous page unchanged.',
+  });
+}
+
+/** Runs after the cursor position, newest first; runs sharing the cursor's instant are split by id. */
+async function runsAfter(
+  list: (filter: RunFilter) => Promise<RunRecord[]>,
+  filter: RunFilter,
+  cursor: { queuedAt: Date; id: string } | undefined,
+  want: number,
+): Promise<RunRecord[]> {
+  if (cursor === undefined) return list({ ...filter, limit: want });
+  // `before` is exclusive, so ask from one millisecond later and drop what the cursor already showed.
+  const before = new Date(cursor.queuedAt.getTime() + 1);
+  const start = filter.before !== undefined && filter.before < before ? filter.before : before;
+  let fetch = want + 20;
+  for (;;) {
+    const rows = await list({ ...filter, before: start, limit: fetch });
+    const after = rows.filter(
+      (run) =>
+        run.queuedAt < cursor.queuedAt ||
+        (run.queuedAt.getTime() === cursor.queuedAt.getTime() && run.id < cursor.id),
+    );
+    if (after.length >= want || rows.length < fetch) return after.slice(0, want);
+    fetch *= 2;
+  }
+}
+
+export function runRoutes(context: RouteContext) {
+  const { store } = context;
+  const getRun = async (id: string) => {
+    const run = await store.getRun(id);
+    if (run === undefined) throw runNotFound(id);
+    return run;
+  };
+  const notFoundDoc = { status: 404, description: 'Unknown run', schema: problemSchema };
+
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/api/runs',
+      summary: 'List runs, newest first, with filters and cursor pagination',
+      scope: 'read',
+      query: runListQuerySchema,
+      responses: [{ status: 200, description: 'A page of runs', schema: runPageSchema }],
+      handler: async ({ query }) => {
+        const filter: RunFilter = {
+          pipelineId: query.pipeline,
+          status: query.status,
+          before: query.before === undefined ? undefined : new Date(query.before),
+        };
+        const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        const rows = await runsAfter((f) => store.listRuns(f), filter, cursor, query.limit + 1);
+        const page = rows.slice(0, query.limit);
+        const last = page.at(-1);
+        return {
+          runs: page.map(runJson),
+          next: rows.length > query.limit && last !== undefined ? encodeCursor(last) : null,
+        };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/runs/:id',
+      summary: 'One run with its step attempts and artifacts',
+      scope: 'read',
+      responses: [{ status: 200, description: 'The run', schema: runDetailSchema }, notFoundDoc],
+      handler: async ({ params }) => {
+        const run = await getRun(params.id ?? '');
+        const [steps, artifacts] = await Promise.all([
+          store.listStepAttempts(run.id),
+          store.listArtifacts(run.id),
+        ]);
+        return runDetailJson(run, steps, artifacts);
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/runs/:id/cancel',
+      summary: 'Cancel a run: a queued one at once, a running one within seconds',
+      scope: 'operate',
+      responses: [{ status: 202, description: 'The run as it is now', schema: runSchema }, notFoundDoc],
+      handler: async ({ params, reply }) => {
+        const id = params.id ?? '';
+        const run = await store.requestCancel(id, context.clock());
+        if (run === undefined) throw runNotFound(id);
+        void reply.code(202);
+        return runJson(run);
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/runs/:id/retry',
+      summary: 'Queue a failed or cancelled run again, resuming from its failed step',
+      scope: 'operate',
+      responses: [
+        { status: 202, description: 'The run, queued again with attempt + 1', schema: runSchema },
+        notFoundDoc,
+        {
+          status: 409,
+          description: 'The run is not failed or cancelled (PW_RUN_NOT_RESUMABLE)',
+          schema: problemSchema,
+        },
+      ],
+      handler: async ({ params, reply }) => {
+        const run = await retryRun(store, await getRun(params.id ?? ''));
+        void reply.code(202);
+        return runJson(run);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/runs/:id/artifacts/:artifactId',
+      summary: "Download one of the run's artifacts",
+      scope: 'read',
+      responses: [
+        {
+          status: 200,
+          description: 'The file, with its content type',
+          contentType: 'application/octet-stream',
+          schema: z.string(),
+        },
+        {
+          status: 404,
+          description: 'Unknown run or artifact, or deleted by retention',
+          schema: problemSchema,
+        },
+      ],
+      handler: async ({ params, reply }) => {
+        const run = await getRun(params.id ?? '');
+        const wanted = params.artifactId ?? '';
+        const artifact = (await store.listArtifacts(run.id)).find((item) => String(item.id) === wanted);
+        const gone = new PwError('PW_NOT_FOUND', `Run ${run.id} has no artifact ${wanted}`, {
+          hint: `GET /api/runs/${run.id} lists its artifacts and their download links.`,
+        });
+        if (artifact === undefined) throw gone;
+        if (artifact.deletedAt !== undefined) {
+          throw new PwError(
+            'PW_NOT_FOUND',
+            `Artifact ${artifact.name} of run ${run.id} was deleted by retention`,
+          );
+        }
+        const size = await stat(artifact.path).then(
+          (info) => (info.isFile() ? info.size : undefined),
+          () => undefined,
+        );
+        if (size === undefined) {
+          throw new PwError(
+            'PW_NOT_FOUND',
+            `The file of artifact ${artifact.name} of run ${run.id} is missing`,
+          );
+        }
+        const filename = artifact.name.replace(/["\\\r\n]/g, '_');
+        return reply
+          .type(artifact.contentType ?? 'application/octet-stream')
+          .header('content-length', size)
+          .header('content-disposition', `attachment; filename="${filename}"`)
+          .send(createReadStream(artifact.path));
+      },
+    }),
+  ];
+}
