@@ -45,6 +45,7 @@ import type {
   StepAttemptRecord,
   StepStatus,
   StoredLogEntry,
+  NewPipelineRevision,
 } from './state-store.js';
 
 /** What the shared store needs to know about a driver's errors. */
@@ -126,13 +127,9 @@ export class KyselyStateStore implements StateStore {
     }
   }
 
-  savePipelineRevision(input: {
-    pipelineId: string;
-    hash: string;
-    definition: unknown;
-    sourcePath: string;
-    at: Date;
-  }): Promise<{ revision: PipelineRevision; created: boolean }> {
+  savePipelineRevision(
+    input: NewPipelineRevision,
+  ): Promise<{ revision: PipelineRevision; created: boolean }> {
     return this.#guard('save a pipeline revision', async () => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -146,13 +143,7 @@ export class KyselyStateStore implements StateStore {
     });
   }
 
-  #saveRevisionOnce(input: {
-    pipelineId: string;
-    hash: string;
-    definition: unknown;
-    sourcePath: string;
-    at: Date;
-  }): Promise<{ revision: PipelineRevision; created: boolean }> {
+  #saveRevisionOnce(input: NewPipelineRevision): Promise<{ revision: PipelineRevision; created: boolean }> {
     return this.#db.transaction().execute(async (trx) => {
       const at = iso(input.at);
       await trx

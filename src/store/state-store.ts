@@ -16,6 +16,15 @@ export interface ErrorInfo {
   stepId?: string | undefined;
 }
 
+/** What a caller gives to store a revision; the store assigns the revision number. */
+export interface NewPipelineRevision {
+  pipelineId: string;
+  hash: string;
+  definition: unknown;
+  sourcePath: string;
+  at: Date;
+}
+
 export interface PipelineRevision {
   pipelineId: string;
   revision: number;
@@ -194,13 +203,7 @@ export interface StateStore {
   close(): Promise<void>;
 
   /** Stores a new revision when the hash differs from the latest one; returns the current revision. */
-  savePipelineRevision(input: {
-    pipelineId: string;
-    hash: string;
-    definition: unknown;
-    sourcePath: string;
-    at: Date;
-  }): Promise<{ revision: PipelineRevision; created: boolean }>;
+  savePipelineRevision(input: NewPipelineRevision): Promise<{ revision: PipelineRevision; created: boolean }>;
   getPipelineRevision(pipelineId: string, revision: number): Promise<PipelineRevision | undefined>;
   latestPipelineRevision(pipelineId: string): Promise<PipelineRevision | undefined>;
 
