@@ -5,23 +5,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { PwError } from '../core/errors/pw-error.js';
 import { defineStep } from '../core/step.js';
-import { pipelineSchema } from '../core/spec/pipeline-schema.js';
-import { projectSchema } from '../core/spec/project-schema.js';
-import { definitionHash } from '../core/spec/revision-hash.js';
 import type { Project } from '../project/load-project.js';
-import { StepRegistry } from '../steps/registry.js';
-import { sqlStep } from '../steps/transform/sql.js';
-import { openSqliteStore } from '../store/sqlite/open-sqlite-store.js';
 import type { RunRecord, StateStore } from '../store/state-store.js';
 import { resolveRun } from '../cli/resolve-run.js';
 import { cancelRun, retryRun } from './run-control.js';
+import { createWorkerProject, type WorkerProject } from './worker-project.fixture.js';
 import { Worker } from './worker.js';
 
 /** Runs whose `flaky` step fails the first time; runs whose `flaky` step waits until aborted. */
@@ -43,42 +35,20 @@ const flakyStep = defineStep({
   },
 });
 
-let root: string;
 let store: StateStore;
 let project: Project;
 const workers: Worker[] = [];
 
+let fixture: WorkerProject;
+
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'pw-run-control-'));
-  await mkdir(join(root, 'project'), { recursive: true });
-  store = await openSqliteStore(join(root, 'state.db'));
-  project = {
-    dir: join(root, 'project'),
-    file: join(root, 'project', 'pipewright.yaml'),
-    spec: projectSchema.parse({ duckdb: { memory_limit: '256MB', threads: 1 } }),
-    registry: new StepRegistry([sqlStep, flakyStep]),
-  };
-  const spec = pipelineSchema.parse({
-    id: 'p',
-    steps: [
-      { id: 'numbers', uses: 'sql', with: { query: 'SELECT range AS n FROM range(10)' } },
-      { id: 'flaky', uses: 'test.flaky', needs: ['numbers'] },
-      { id: 'total', uses: 'sql', needs: ['flaky'], with: { query: 'SELECT sum(n) AS total FROM numbers' } },
-    ],
-  });
-  await store.savePipelineRevision({
-    pipelineId: 'p',
-    hash: definitionHash(spec),
-    definition: spec,
-    sourcePath: 'pipelines/p.yaml',
-    at: new Date(),
-  });
+  fixture = await createWorkerProject({ id: 'flaky', step: flakyStep });
+  ({ store, project } = fixture);
 });
 
 after(async () => {
   await Promise.all(workers.map((worker) => worker.stop(0)));
-  await store.close();
-  await rm(root, { recursive: true, force: true });
+  await fixture.dispose();
 });
 
 let counter = 0;
