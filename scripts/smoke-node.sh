@@ -23,7 +23,7 @@ cd app
 # The lockfile is written by npm 11; use the system npm (run by this Node) rather than the npm bundled with it.
 "$system_npm" ci --no-audit --no-fund
 "$system_npm" run build
-node bin/pipewright.js demo --dir "$work/demo"
+node bin/pipewright.js demo --once --dir "$work/demo"
 node bin/pipewright.js --project "$work/demo" run sensor-documents
 node bin/pipewright.js --project "$work/demo" runs
 echo "== node $(node --version): demo runs succeeded"

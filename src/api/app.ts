@@ -78,10 +78,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     closing: () => closing,
   };
   const app = Fastify({
+    // No Fastify logger, hence no request logging: tokens travel in headers and must never reach a log.
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // No header or body ever goes into a log line: tokens travel in headers.
-    disableRequestLogging: true,
   });
 
   app.addHook('preClose', (done) => {

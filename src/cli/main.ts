@@ -121,9 +121,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('demo')
-    .description('create ./demo (if missing) and run its weekly-temperature pipeline')
+    .description('create ./demo (if missing) and serve it on 127.0.0.1; its weekly pipeline runs at start-up')
     .option('--dir <dir>', 'where the demo project lives', 'demo')
-    .action(async (options: { dir: string }) =>
+    .option('--port <n>', 'port to serve on (0 picks a free one)', '8080')
+    .option('--once', 'run the weekly pipeline once and exit instead of serving')
+    .action(async (options: { dir: string; port: string; once?: boolean }) =>
       set(await (await import('./commands/demo.js')).demoCommand(globals(), options)),
     );
 

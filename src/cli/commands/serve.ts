@@ -29,6 +29,8 @@ export interface ServeOptions {
   host: string;
   port: string;
   concurrency: string;
+  /** Extra lines for the start-up banner, given the server's base URL (the demo's hints). */
+  notes?: (url: string) => string[];
 }
 
 export async function serveCommand(globals: GlobalOptions, options: ServeOptions): Promise<number> {
@@ -72,6 +74,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
             `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
             `  workers: ${concurrency} in this process (${describeSettings(settings)})`,
             `  http: ${http.url}/health, ${http.url}/ready and the REST API at ${http.url}/api (docs: ${http.url}/api/docs)`,
+            ...(options.notes?.(http.url) ?? []),
             'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',
             '',
           ].join('\n'),
