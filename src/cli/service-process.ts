@@ -140,8 +140,14 @@ export function pipelineOverview(
   });
 }
 
-export function describeSettings(settings: ServiceSettings): string {
-  return `lease ${formatDuration(settings.leaseMs)}, shutdown grace ${formatDuration(settings.graceMs)}`;
+export function describeSettings(session: ServiceSession): string {
+  const { settings, project } = session;
+  const limit = project.spec.service.max_running;
+  return [
+    `lease ${formatDuration(settings.leaseMs)}`,
+    `shutdown grace ${formatDuration(settings.graceMs)}`,
+    ...(limit === undefined ? [] : [`at most ${limit} running across all workers`]),
+  ].join(', ');
 }
 
 /** A worker configured from the session's settings; `serve` and `worker` differ only in where it runs. */
@@ -155,6 +161,10 @@ export function createWorker(session: ServiceSession, concurrency: number, log: 
     pollMs: settings.pollMs,
     graceMs: settings.graceMs,
     maxRunAttempts: settings.maxRunAttempts,
+    // Every worker applies the limit when it claims, so it holds across processes sharing the store.
+    ...(project.spec.service.max_running === undefined
+      ? {}
+      : { maxRunning: project.spec.service.max_running }),
     log,
   });
 }

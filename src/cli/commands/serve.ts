@@ -72,7 +72,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
             `  pipelines (${project.spec.pipelines_dir}/ is watched for changes):`,
             ...pipelineOverview(pipelines, project.spec.timezone, paused).map((line) => `  ${line}`),
             `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
-            `  workers: ${concurrency} in this process (${describeSettings(settings)})`,
+            `  workers: ${concurrency} in this process (${describeSettings(session)})`,
             `  http: ${http.url}/health, ${http.url}/ready and the REST API at ${http.url}/api (docs: ${http.url}/api/docs)`,
             ...(options.notes?.(http.url) ?? []),
             'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',

@@ -33,7 +33,7 @@ export async function workerCommand(
         [
           `Pipewright ${VERSION} worker ${worker.id} for ${project.dir}`,
           `  state store: ${storeLabel}`,
-          `  runs at once: ${concurrency} (${describeSettings(settings)})`,
+          `  runs at once: ${concurrency} (${describeSettings(session)})`,
           'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',
           '',
         ].join('\n'),

@@ -50,6 +50,19 @@ export const projectSchema = z
         concurrency: z.int().min(1).max(64).optional(),
       })
       .prefault({}),
+    service: z
+      .strictObject({
+        max_running: z
+          .int()
+          .min(1)
+          .max(1000)
+          .optional()
+          .describe(
+            "Most runs executing at once across every worker sharing the state store (default: no limit beyond each worker's --concurrency).",
+          ),
+      })
+      .prefault({})
+      .describe('Settings of serve and worker processes.'),
     connections: z
       .record(z.string(), z.looseObject({ type: z.string() }))
       .default({})
