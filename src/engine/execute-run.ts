@@ -8,7 +8,7 @@
 import { access } from 'node:fs/promises';
 import type { StepResult } from '../core/step.js';
 import { PwError, toPwError, type SourceLocation } from '../core/errors/pw-error.js';
-import { parseDuration, timerDelay } from '../core/duration.js';
+import { formatDuration, parseDuration, timerDelay } from '../core/duration.js';
 import type { PipelineSpec } from '../core/spec/pipeline-schema.js';
 import type { ProjectSpec } from '../core/spec/project-schema.js';
 import type { StepRegistry } from '../steps/registry.js';
@@ -18,6 +18,7 @@ import { Redactor, renderConfig } from '../core/secrets.js';
 import { runDag } from './dag-runner.js';
 import { openRunDatabase, type RunDatabase } from './run-database.js';
 import { RunLog } from './run-log.js';
+import { patientStore } from './patient-store.js';
 import { runStep } from './run-step.js';
 import { startRun } from './run-start.js';
 import { applyArtifactRetention, removeWorkspace, runPaths, shouldKeepWorkspace } from './workspace.js';
@@ -45,8 +46,13 @@ export interface RunRequest {
    * continues from its checkpoint when its workspace holds succeeded steps, else starts afresh.
    */
   claimed?: RunRecord;
-  /** For a claimed run: false once the lease was lost, so the end is not recorded over another worker's. */
-  stillClaimed?: () => boolean;
+  /**
+   * For a claimed run: asked right before the end is recorded; false once the lease was lost, so the end
+   * is not recorded over another worker's.
+   */
+  stillClaimed?: () => boolean | Promise<boolean>;
+  /** How long the run's bookkeeping waits for an unreachable state store (default 10 minutes). */
+  storePatienceMs?: number;
 }
 
 export interface RunOutcome {
@@ -57,7 +63,7 @@ export interface RunOutcome {
 const DEFAULT_CONCURRENCY = 2;
 
 export async function executeRun(request: RunRequest): Promise<RunOutcome> {
-  const { store, project, pipeline } = request;
+  const { project, pipeline } = request;
   const now = new Date();
   const env = request.env ?? process.env;
   const timezone = pipeline.timezone ?? pipeline.schedule?.timezone ?? project.timezone;
@@ -68,9 +74,20 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
 
   const paths = runPaths(request.projectDir, project, run.id);
   const redactor = new Redactor();
-  const log = new RunLog(store, run.id, redactor, paths.fallbackLogFile, (entry) =>
+  // Log lines never wait for the store: when it refuses them they go to the fallback file at once.
+  const log = new RunLog(request.store, run.id, redactor, paths.fallbackLogFile, (entry) =>
     request.listener?.({ type: 'log', entry }),
   );
+  const store = patientStore(request.store, {
+    ...(request.storePatienceMs === undefined ? {} : { maxWaitMs: request.storePatienceMs }),
+    onOutage: (event) =>
+      event.state === 'waiting'
+        ? log.write(
+            'warn',
+            `the state store cannot be reached (${event.error.message}); the run goes on and its records wait for the store`,
+          )
+        : log.write('info', `the state store answers again after ${formatDuration(event.waitedMs)}`),
+  });
   const plan = buildPlan(pipeline, request.registry);
   request.listener?.({
     type: 'run-started',
@@ -187,7 +204,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     stepId: 'stepId' in failure ? String(failure.stepId) : undefined,
   };
   // A worker whose lease was taken over must not overwrite the new holder's record or remove its workspace.
-  const owned = request.stillClaimed?.() ?? true;
+  const owned = (await request.stillClaimed?.()) ?? true;
   log.write(
     status === 'succeeded' ? 'info' : 'error',
     `run ${status}${error ? `: ${error.code} ${error.message}` : ''}`,

@@ -21,6 +21,7 @@ import { PwError, toPwError } from '../core/errors/pw-error.js';
 import { formatDuration } from '../core/duration.js';
 import { assertSecrets } from '../core/secrets.js';
 import { pipelineSchema, type PipelineSpec } from '../core/spec/pipeline-schema.js';
+import { patientStore } from '../engine/patient-store.js';
 import { executeRun } from '../engine/execute-run.js';
 import type { RunListener } from '../engine/run-events.js';
 import type { Project } from '../project/load-project.js';
@@ -86,6 +87,8 @@ interface PreparedRun {
 export class Worker {
   readonly id: string;
   private readonly store: StateStore;
+  /** The same store, waiting out an outage: for what must not be given up lightly. */
+  private readonly patientStore: StateStore;
   private readonly project: Project;
   private readonly concurrency: number;
   private readonly leaseMs: number;
@@ -103,6 +106,7 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.store = options.store;
+    this.patientStore = patientStore(options.store);
     this.project = options.project;
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -269,8 +273,9 @@ export class Worker {
         scheduledFor: run.scheduledFor,
         signal: entry.controller.signal,
         claimed: run,
-        // Read once, right before the end is recorded; a renewal failing after that only means it ended.
-        stillClaimed: () => (owned = !entry.lost),
+        // Asked once, right before the end is recorded. The heartbeat may not have noticed yet that the
+        // lease was taken over during a store outage, so the lease is renewed here as the proof.
+        stillClaimed: async () => (owned = !entry.lost && (await this.confirmLease(run))),
         env: this.options.env ?? process.env,
         ...(this.options.listener ? { listener: (event) => this.options.listener?.(run.id, event) } : {}),
       });
@@ -353,6 +358,17 @@ export class Worker {
       'warn',
       `run ${run.id} (${run.pipelineId}) failed before its first step: ${error.code} ${error.message}`,
     );
+  }
+
+  /** Renews the run's lease, waiting for an unreachable store; false when it belongs to someone else now. */
+  private async confirmLease(run: RunRecord): Promise<boolean> {
+    const until = new Date(this.clock().getTime() + this.leaseMs);
+    try {
+      return await this.patientStore.renewLease(run.id, this.id, until);
+    } catch (error) {
+      this.log('warn', `run ${run.id}: cannot confirm its lease: ${toPwError(error).message}`);
+      return false;
+    }
   }
 
   /** After a shutdown interrupted it: back to the queue, to be resumed from its checkpoint. */

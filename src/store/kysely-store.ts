@@ -55,6 +55,8 @@ export interface DialectSupport {
   isWriteConflict(error: unknown): boolean;
   /** Advice for a driver error, or undefined for the generic hint. */
   hintFor(error: unknown): string | undefined;
+  /** The server could not be reached (refused, reset, lost): the same request may work shortly. */
+  isUnreachable(error: unknown): boolean;
 }
 
 export interface KyselyStoreOptions {
@@ -294,6 +296,8 @@ export class KyselyStateStore implements StateStore {
           warnings: jsonOrNull(attempt.warnings),
           ...errorColumns(attempt.error),
         })
+        // Repeating the insert after a lost reply must not fail: the row it wanted is already there.
+        .onConflict((conflict) => conflict.columns(['run_id', 'step_id', 'attempt']).doNothing())
         .execute();
     });
   }
@@ -822,7 +826,8 @@ export class KyselyStateStore implements StateStore {
 
   #failure(operation: string, cause: unknown, details: { hint?: string | undefined } = {}): PwError {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new PwError('PW_STORE', `State store ${this.#location}: could not ${operation}: ${reason}`, {
+    const code = this.#dialect.isUnreachable(cause) ? 'PW_STORE_UNREACHABLE' : 'PW_STORE';
+    return new PwError(code, `State store ${this.#location}: could not ${operation}: ${reason}`, {
       hint: details.hint ?? this.#dialect.hintFor(cause) ?? GENERIC_HINT,
       cause,
     });

@@ -46,6 +46,10 @@ export const ERROR_CODES = {
     title: 'The process running a step stopped before the step finished',
   },
   PW_STORE: { kind: 'operational', title: 'The state store failed' },
+  PW_STORE_UNREACHABLE: {
+    kind: 'operational',
+    title: 'The state store cannot be reached right now (connection refused, reset or lost)',
+  },
   PW_IO: { kind: 'operational', title: 'A file-system operation failed' },
   PW_AUTH_REQUIRED: { kind: 'user', title: 'An API request has no valid bearer token' },
   PW_AUTH_FORBIDDEN: { kind: 'user', title: "The API token's scope does not allow the request" },

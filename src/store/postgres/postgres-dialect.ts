@@ -189,9 +189,29 @@ class PostgresStoreConnection implements DatabaseConnection {
   readonly #retry: RetryPolicy;
 
   constructor(client: pg.PoolClient, reconnect: () => Promise<pg.PoolClient>, retry: RetryPolicy) {
-    this.#client = client;
     this.#reconnect = reconnect;
     this.#retry = retry;
+    this.#adopt(client);
+  }
+
+  /**
+   * A checked-out client whose server goes away emits 'error' besides failing its query; the pool only
+   * listens while the client is idle, so without this listener the process would die of it.
+   */
+  readonly #onClientError = (error: Error): void => {
+    this.#lost ??= error;
+  };
+
+  #adopt(client: pg.PoolClient): void {
+    client.on('error', this.#onClientError);
+    this.#client = client;
+  }
+
+  #disown(): pg.PoolClient | undefined {
+    const client = this.#client;
+    this.#client = undefined;
+    client?.off('error', this.#onClientError);
+    return client;
   }
 
   get broken(): boolean {
@@ -221,7 +241,7 @@ class PostgresStoreConnection implements DatabaseConnection {
           throw failures === 0 ? cause : annotate(cause, `gave up after ${failures + 1} attempts`);
         await delay(backoffMs(this.#retry, failures));
         // If reconnecting fails too, the connection stays lost and that error reaches the caller.
-        this.#client = await this.#reconnect();
+        this.#adopt(await this.#reconnect());
         this.#lost = undefined;
       }
     }
@@ -236,17 +256,15 @@ class PostgresStoreConnection implements DatabaseConnection {
   }
 
   release(): void {
-    const client = this.#client;
-    this.#client = undefined;
-    client?.release();
+    const client = this.#disown();
+    // A client that lost its server goes back with the error, so the pool closes it.
+    client?.release(this.#lost);
   }
 
   /** Hands a dead connection back with its error, so the pool closes it instead of lending it again. */
   #discard(error: Error): void {
     this.#lost = error;
-    const client = this.#client;
-    this.#client = undefined;
-    client?.release(error);
+    this.#disown()?.release(error);
   }
 }
 
@@ -333,6 +351,7 @@ function errorCode(error: unknown): string {
 
 export const postgresDialectSupport: DialectSupport = {
   name: 'postgres',
+  isUnreachable: (error) => isTransientConnectionError(error),
   isWriteConflict(error) {
     // unique_violation (another writer took the key), serialization_failure, deadlock_detected: the
     // transaction was rolled back whole, so running it again is safe.

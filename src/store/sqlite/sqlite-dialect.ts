@@ -39,6 +39,8 @@ function errorCode(error: unknown): string {
 
 export const sqliteDialectSupport: DialectSupport = {
   name: 'sqlite',
+  // A local file has no connection to lose; a locked or full file is PW_STORE with its hint.
+  isUnreachable: () => false,
   isWriteConflict(error) {
     const code = errorCode(error);
     return (
