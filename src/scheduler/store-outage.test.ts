@@ -151,6 +151,8 @@ describe('the PostgreSQL store going away mid-run', { timeout: 90_000 }, () => {
     worker = new Worker({
       store,
       project,
+      // A free slot keeps the claim loop polling through the outage.
+      concurrency: 2,
       pollMs: 50,
       leaseMs: 15_000,
       env: {},
@@ -180,6 +182,17 @@ describe('the PostgreSQL store going away mid-run', { timeout: 90_000 }, () => {
     assert.equal(run.status, 'succeeded', `${JSON.stringify(run.error)}\n${serviceLog.join('\n')}`);
     assert.equal(run.attempt, 1);
     assert.equal(executions, 1, 'the step executed once');
+    // The claim loop says once that the store is away and once that it is back, not every poll.
+    assert.equal(
+      serviceLog.filter((line) => line.startsWith('error claiming a run failed')).length,
+      1,
+      serviceLog.join('\n'),
+    );
+    assert.equal(
+      serviceLog.filter((line) => line.startsWith('info claiming works again after')).length,
+      1,
+      serviceLog.join('\n'),
+    );
     const attempts = await store.listStepAttempts('outage-1');
     assert.deepEqual(
       attempts.map((attempt) => [attempt.stepId, attempt.attempt, attempt.status]),

@@ -168,6 +168,8 @@ export class Worker {
   }
 
   private async claimLoop(): Promise<void> {
+    let claimFailingSince: number | undefined;
+    let lastClaimErrorLog = 0;
     while (!this.stopping) {
       if (this.active.size >= this.concurrency) {
         await this.sleep(undefined);
@@ -185,9 +187,19 @@ export class Worker {
           maxRunningPerPipeline,
         });
       } catch (error) {
-        this.log('error', `claiming a run failed: ${toPwError(error).message}`);
+        // Once a minute is enough to say that the store is still away; every second would bury the log.
+        const now = Date.now();
+        if (claimFailingSince === undefined || now - lastClaimErrorLog >= 60_000) {
+          this.log('error', `claiming a run failed: ${toPwError(error).message}`);
+          lastClaimErrorLog = now;
+        }
+        claimFailingSince ??= now;
         await this.sleep(Math.max(this.pollMs, 1_000));
         continue;
+      }
+      if (claimFailingSince !== undefined) {
+        this.log('info', `claiming works again after ${formatDuration(Date.now() - claimFailingSince)}`);
+        claimFailingSince = undefined;
       }
       if (run) this.launch(run);
       else await this.sleep(this.pollMs);
