@@ -1,8 +1,9 @@
 /**
  * The HTTP face of `pipewright serve`: a Fastify app with the unauthenticated `/health` and `/ready`,
- * the token-protected REST API under `/api`, its OpenAPI document and a small docs page. Routes are
- * declared as data (route.ts) in one file per group; this module registers them with authentication,
- * input parsing and the one error mapping (problem.ts). Tests drive it through `app.inject()`.
+ * the token-protected REST API under `/api` and Prometheus `/metrics`, its OpenAPI document and a small
+ * docs page. Routes are declared as data (route.ts) in one file per group; this module registers them
+ * with authentication, input parsing and the one error mapping (problem.ts). Tests drive it through
+ * `app.inject()`.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { PwError } from '../core/errors/pw-error.js';
@@ -16,6 +17,7 @@ import { parseInput, type ApiRoute } from './route.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -59,6 +61,7 @@ export function apiRoutes(context: RouteContext): ApiRoute[] {
     ...runRoutes(context),
     ...logRoutes(context),
     ...tokenRoutes(context),
+    ...metricsRoutes(context),
     ...docsRoutes(context, () => apiRoutes(context)),
   ] as ApiRoute[];
 }

@@ -10,6 +10,15 @@ import { PwError } from '../core/errors/pw-error.js';
 import type { Database, StoreDialect } from './database-schema.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, createMigrationProvider } from './migrations/index.js';
 import {
+  countLeaseExpiry,
+  countRunsByStatus,
+  leaseExpiryCount,
+  listFinishedRuns,
+  listFinishedStepAttempts,
+  queueDepth,
+  withLeaseExpiries,
+} from './metrics-queries.js';
+import {
   errorColumns,
   int,
   iso,
@@ -32,6 +41,10 @@ import type {
   ArtifactRecord,
   ClaimRequest,
   DataLoadRecord,
+  FinishedRunCursor,
+  FinishedRunTiming,
+  FinishedStepCursor,
+  FinishedStepTiming,
   LogEntry,
   NewRun,
   PipelineRevision,
@@ -572,13 +585,16 @@ export class KyselyStateStore implements StateStore {
   ): Promise<{ requeued: RunRecord[]; failed: RunRecord[] }> {
     return this.#guard('take back runs whose lease expired', async () => {
       const at = iso(now);
+      // Each run taken back counts a lease expiry (GET /metrics) in the same statement, so exactly once.
+      const db = withLeaseExpiries(this.#db);
       // Each UPDATE re-checks `status = 'running'` on the row it writes (PostgreSQL re-reads a row another
       // transaction changed meanwhile; SQLite runs one writer at a time), so of two schedulers calling this
       // at once, exactly one takes back each run. The two statements select disjoint runs by attempt.
-      const failed = await this.#db
+      const failed = await db
         .updateTable('runs')
         .set({
           status: 'failed',
+          lease_expiries: countLeaseExpiry(),
           finished_at: at,
           lease_owner: null,
           lease_expires_at: null,
@@ -593,10 +609,11 @@ export class KyselyStateStore implements StateStore {
         .where('attempt', '>=', maxAttempts)
         .returningAll()
         .execute();
-      const requeued = await this.#db
+      const requeued = await db
         .updateTable('runs')
         .set((eb) => ({
           status: 'queued',
+          lease_expiries: countLeaseExpiry(),
           attempt: eb('attempt', '+', 1),
           lease_owner: null,
           lease_expires_at: null,
@@ -812,6 +829,31 @@ export class KyselyStateStore implements StateStore {
         .where('id', '=', id)
         .execute();
     });
+  }
+
+  // ---- metrics (GET /metrics; the queries are in metrics-queries.ts) --------------------------------
+
+  countRunsByStatus(): Promise<Record<RunStatus, number>> {
+    return this.#guard('count runs by status', () => countRunsByStatus(this.#db));
+  }
+
+  queueDepth(): Promise<{ queued: number; oldestQueuedAt: Date | undefined }> {
+    return this.#guard('read the queue depth', () => queueDepth(this.#db));
+  }
+
+  listFinishedRuns(after: FinishedRunCursor | undefined, limit: number): Promise<FinishedRunTiming[]> {
+    return this.#guard('list finished runs', () => listFinishedRuns(this.#db, after, limit));
+  }
+
+  listFinishedStepAttempts(
+    after: FinishedStepCursor | undefined,
+    limit: number,
+  ): Promise<FinishedStepTiming[]> {
+    return this.#guard('list finished step attempts', () => listFinishedStepAttempts(this.#db, after, limit));
+  }
+
+  leaseExpiryCount(): Promise<number> {
+    return this.#guard('count lease expiries', () => leaseExpiryCount(this.#db));
   }
 
   /** Every driver error leaves the store as a PW_STORE error that says which store and what failed. */

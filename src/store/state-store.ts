@@ -197,6 +197,43 @@ export interface ApiTokenRecord {
   revokedAt?: Date | undefined;
 }
 
+// ---- metrics (GET /metrics) -------------------------------------------------------------------------
+
+/** A finished run as the duration histogram needs it. */
+export interface FinishedRunTiming {
+  id: string;
+  pipelineId: string;
+  status: RunStatus;
+  /** Undefined for a run cancelled before it ever started. */
+  startedAt?: Date | undefined;
+  finishedAt: Date;
+}
+
+/** Where a read of finished runs continues: after this (finishedAt, id). */
+export interface FinishedRunCursor {
+  finishedAt: Date;
+  id: string;
+}
+
+/** A finished step attempt as the duration histogram needs it, with its run's pipeline. */
+export interface FinishedStepTiming {
+  runId: string;
+  pipelineId: string;
+  stepId: string;
+  attempt: number;
+  status: StepStatus;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+/** Where a read of finished step attempts continues: after this (finishedAt, runId, stepId, attempt). */
+export interface FinishedStepCursor {
+  finishedAt: Date;
+  runId: string;
+  stepId: string;
+  attempt: number;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -264,6 +301,7 @@ export interface StateStore {
    * The lease is cleared; queuedAt is kept, so a requeued run is claimed before newer ones. A pending
    * cancel request stays on the run, so whoever claims it next stops it. Safe to call from several
    * schedulers at once: each run is taken back by exactly one call. Both lists are in queue order.
+   * Each run taken back has its lease expiries counted (`leaseExpiryCount`) in the same statement.
    */
   requeueExpiredLeases(
     now: Date,
@@ -305,4 +343,27 @@ export interface StateStore {
   revokeApiToken(name: string, at: Date): Promise<boolean>;
   /** Records that a token was used (last_used_at). */
   touchApiToken(id: number, at: Date): Promise<void>;
+
+  // ---- metrics (GET /metrics): cheap reads at scrape time, for every process sharing the store ----
+
+  /** How many runs are in each status; every status is present, 0 when no run has it. One GROUP BY. */
+  countRunsByStatus(): Promise<Record<RunStatus, number>>;
+  /** How many runs are queued, and when the oldest of them was queued (undefined when none is). */
+  queueDepth(): Promise<{ queued: number; oldestQueuedAt: Date | undefined }>;
+  /**
+   * Finished runs (those with a finishedAt) in (finishedAt, id) order, strictly after `after`
+   * (from the first when undefined), at most `limit`. A run finished again after a retry has a new
+   * finishedAt and comes again.
+   */
+  listFinishedRuns(after: FinishedRunCursor | undefined, limit: number): Promise<FinishedRunTiming[]>;
+  /** Finished step attempts in (finishedAt, runId, stepId, attempt) order, strictly after `after`, at most `limit`. */
+  listFinishedStepAttempts(
+    after: FinishedStepCursor | undefined,
+    limit: number,
+  ): Promise<FinishedStepTiming[]>;
+  /**
+   * How many times `requeueExpiredLeases` took a run back (requeued or failed it), ever, by whichever
+   * process sharing the store; each run keeps its own count, so this is their sum.
+   */
+  leaseExpiryCount(): Promise<number>;
 }

@@ -8,6 +8,7 @@ import type { StoreDialect } from '../database-schema.js';
 import { migration0001Initial } from './0001_initial.js';
 import { migration0002RunQueue } from './0002_run_queue.js';
 import { migration0003ApiTokens } from './0003_api_tokens.js';
+import { migration0004Metrics } from './0004_metrics.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0001Initial,
   migration0002RunQueue,
   migration0003ApiTokens,
+  migration0004Metrics,
 ];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
