@@ -58,7 +58,17 @@ export interface Artifacts {
   readonly dir: string;
   /** Registers a file (already fully written and renamed) as an artifact of this run. */
   register(path: string, options?: { name?: string; contentType?: string }): Promise<ArtifactInfo>;
+  /** Every artifact of this run registered so far, by any step (a report embeds charts, an email attaches files). */
+  list(): Promise<RunArtifact[]>;
 }
+
+export interface RunArtifact extends ArtifactInfo {
+  /** The step that registered it (undefined for an artifact of the run as a whole). */
+  stepId: string | undefined;
+}
+
+/** A named connection from pipewright.yaml `connections:`, its secret references resolved. */
+export type ConnectionConfig = Readonly<Record<string, unknown>> & { readonly type: string };
 
 export interface RunInfo {
   id: string;
@@ -86,6 +96,12 @@ export interface StepContext {
   now(): Date;
   /** Resolves a path from the pipeline definition: relative paths are relative to the project folder. */
   resolvePath(path: string): string;
+  /**
+   * The connection named `name` in pipewright.yaml, with `${env:…}`/`${file:…}` resolved (and masked in
+   * logs and errors from then on). PW_CONNECTION_UNKNOWN when there is none, or when `types` is given
+   * and its type is not among them.
+   */
+  connection(name: string, types?: readonly string[]): ConnectionConfig;
 }
 
 /** What a step reports back; `outputs` become `steps.<id>.outputs` in later templates. */

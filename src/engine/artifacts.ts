@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { ArtifactInfo, Artifacts } from '../core/step.js';
+import type { ArtifactInfo, Artifacts, RunArtifact } from '../core/step.js';
 import type { StateStore } from '../store/state-store.js';
 
 export async function sha256File(path: string): Promise<string> {
@@ -39,6 +39,18 @@ export function createArtifacts(store: StateStore, runId: string, stepId: string
         createdAt: new Date(),
       });
       return { name, path, bytes: info.size, contentType: options.contentType };
+    },
+    async list(): Promise<RunArtifact[]> {
+      const records = await store.listArtifacts(runId);
+      return records
+        .filter((record) => record.deletedAt === undefined)
+        .map((record) => ({
+          stepId: record.stepId,
+          name: record.name,
+          path: record.path,
+          bytes: record.bytes,
+          contentType: record.contentType,
+        }));
     },
   };
 }

@@ -171,8 +171,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
           signal: controller.signal,
           retries: pipeline.retries ?? project.defaults.retries,
           location: request.stepLocations?.get(stepId),
-          renderConfig: (raw) =>
-            renderConfig(raw, scope, { timezone, env, projectDir: request.projectDir, redactor }),
+          renderConfig: (raw, path) =>
+            renderConfig(raw, scope, { timezone, env, projectDir: request.projectDir, redactor, path }),
+          connections: project.connections,
           redact: (text) => redactor.redact(text),
           onAttempt: (attempt) =>
             request.listener?.({ type: 'step-started', stepId, attempt, at: new Date() }),

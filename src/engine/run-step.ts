@@ -10,6 +10,7 @@ import { parseDuration, formatDuration, timerDelay } from '../core/duration.js';
 import type { RetryPolicy, StepSpec } from '../core/spec/pipeline-schema.js';
 import type { StateStore } from '../store/state-store.js';
 import { createStepContext } from './step-context.js';
+import { resolveConnection, type ConnectionDefinitions } from './connections.js';
 import { createArtifacts } from './artifacts.js';
 import type { RunDatabase } from './run-database.js';
 import type { RunLog } from './run-log.js';
@@ -32,7 +33,9 @@ export interface StepRunInput {
   retries: RetryPolicy | undefined;
   location: SourceLocation | undefined;
   /** Renders templates and secrets in the raw `with:` block for this attempt. */
-  renderConfig: (raw: unknown) => unknown;
+  renderConfig: (raw: unknown, path?: string) => unknown;
+  /** The project's named connections (pipewright.yaml `connections:`), unresolved. */
+  connections?: ConnectionDefinitions;
   /** Masks resolved secret values; applied to errors before they are stored, logged or rethrown. */
   redact?: (text: string) => string;
   onAttempt?: (attempt: number) => void;
@@ -204,6 +207,8 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
         input.step.id,
         join(input.artifactsDir, input.step.id),
       ),
+      resolveConnection: (name, types) =>
+        resolveConnection(input.connections ?? {}, name, types, (raw, path) => input.renderConfig(raw, path)),
     });
     work = input.definition.run(context, parsed.data);
     // A step that ignores its signal must not hold the run hostage: stop waiting once aborted.

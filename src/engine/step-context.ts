@@ -1,7 +1,7 @@
 /** Builds the context a step runs with: the only door from a step to the world. */
 import { isAbsolute, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Artifacts, RunInfo, StepContext, StepLogger } from '../core/step.js';
+import type { Artifacts, ConnectionConfig, RunInfo, StepContext, StepLogger } from '../core/step.js';
 import { createDatasets } from './datasets.js';
 
 export interface StepContextInput {
@@ -14,6 +14,8 @@ export interface StepContextInput {
   log: StepLogger;
   connection: DuckDBConnection;
   artifacts: Artifacts;
+  /** Looks up a named connection with its secrets resolved; see StepContext.connection. */
+  resolveConnection: (name: string, types?: readonly string[]) => ConnectionConfig;
   now?: () => Date;
 }
 
@@ -30,5 +32,6 @@ export function createStepContext(input: StepContextInput): StepContext {
     artifacts: input.artifacts,
     now: input.now ?? (() => new Date()),
     resolvePath: (path) => (isAbsolute(path) ? path : resolve(input.projectDir, path)),
+    connection: (name, types) => input.resolveConnection(name, types),
   };
 }

@@ -11,6 +11,7 @@ import {
   type AnyStepDefinition,
   type ArtifactInfo,
   type LogLevel,
+  type RunArtifact,
   type Row,
   type StepResult,
 } from '../core/step.js';
@@ -18,6 +19,8 @@ import { createStepContext } from '../engine/step-context.js';
 import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
 import { createDatasets } from '../engine/datasets.js';
 import { quoteLiteral } from '../core/sql-identifiers.js';
+import { Redactor, renderConfig } from '../core/secrets.js';
+import { resolveConnection, type ConnectionDefinitions } from '../engine/connections.js';
 
 export interface HarnessLogEntry {
   level: LogLevel;
@@ -29,12 +32,21 @@ export interface HarnessLogEntry {
 export interface StepHarness {
   readonly projectDir: string;
   readonly logs: HarnessLogEntry[];
-  readonly artifacts: ArtifactInfo[];
+  /** Every artifact registered so far, by any step run through this harness. */
+  readonly artifacts: RunArtifact[];
+  /** Masks the secrets that connections resolved, as the engine does for logs and errors. */
+  readonly redactor: Redactor;
   /** Validates `config` with the step's schema (throwing zod's error) and runs the step as `stepId`. */
   runStep(
     definition: AnyStepDefinition | Record<string, unknown>,
     config: unknown,
-    options?: { stepId?: string; signal?: AbortSignal; params?: Record<string, unknown> },
+    options?: {
+      stepId?: string;
+      signal?: AbortSignal;
+      params?: Record<string, unknown>;
+      /** The pipeline's time zone (default UTC). */
+      timezone?: string;
+    },
   ): Promise<StepResult>;
   query<T extends Row = Row>(sql: string): Promise<T[]>;
   /** Writes a file under the project folder (creating folders) and returns its absolute path. */
@@ -44,7 +56,14 @@ export interface StepHarness {
   close(): Promise<void>;
 }
 
-export async function createStepHarness(): Promise<StepHarness> {
+export interface StepHarnessOptions {
+  /** Named connections, as in pipewright.yaml `connections:`. */
+  connections?: ConnectionDefinitions;
+  /** Where `${env:…}` references are looked up (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function createStepHarness(options: StepHarnessOptions = {}): Promise<StepHarness> {
   const projectDir = await mkdtemp(join(tmpdir(), 'pw-step-'));
   const workspaceDir = join(projectDir, '.pipewright', 'runs', 'test-run');
   const database: RunDatabase = await openRunDatabase(join(workspaceDir, 'run.duckdb'), {
@@ -52,7 +71,8 @@ export async function createStepHarness(): Promise<StepHarness> {
     threads: 2,
   });
   const logs: HarnessLogEntry[] = [];
-  const artifacts: ArtifactInfo[] = [];
+  const artifacts: RunArtifact[] = [];
+  const redactor = new Redactor();
   const now = new Date();
 
   const queryRows = async <T extends Row = Row>(sql: string): Promise<T[]> => {
@@ -68,8 +88,9 @@ export async function createStepHarness(): Promise<StepHarness> {
     projectDir,
     logs,
     artifacts,
-    async runStep(definition, config, options = {}) {
-      const stepId = options.stepId ?? 'step';
+    redactor,
+    async runStep(definition, config, runOptions = {}) {
+      const stepId = runOptions.stepId ?? 'step';
       // Accept user-written modules as they are exported, with `config: (z) => schema` too.
       const step = asStepDefinition(definition);
       if (!step) throw new TypeError('runStep expects a step definition with config and run');
@@ -86,14 +107,14 @@ export async function createStepHarness(): Promise<StepHarness> {
             scheduledFor: now,
             startedAt: now,
             trigger: 'test',
-            timezone: 'UTC',
-            params: options.params ?? {},
+            timezone: runOptions.timezone ?? 'UTC',
+            params: runOptions.params ?? {},
           },
           stepId,
           attempt: 1,
           projectDir,
           workspaceDir,
-          signal: options.signal ?? new AbortController().signal,
+          signal: runOptions.signal ?? new AbortController().signal,
           log: { debug: logger('debug'), info: logger('info'), warn: logger('warn'), error: logger('error') },
           connection,
           artifacts: {
@@ -105,10 +126,25 @@ export async function createStepHarness(): Promise<StepHarness> {
                 bytes: (await stat(path)).size,
                 contentType: registerOptions.contentType,
               };
-              artifacts.push(info);
+              artifacts.push({ ...info, stepId });
               return info;
             },
+            list: () => Promise.resolve([...artifacts]),
           },
+          resolveConnection: (name, types) =>
+            resolveConnection(options.connections ?? {}, name, types, (raw, path) =>
+              renderConfig(
+                raw,
+                {},
+                {
+                  timezone: runOptions.timezone ?? 'UTC',
+                  env: options.env ?? process.env,
+                  projectDir,
+                  redactor,
+                  path,
+                },
+              ),
+            ),
         });
         return await step.run(context, parsed);
       } finally {

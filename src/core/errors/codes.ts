@@ -46,6 +46,10 @@ export const ERROR_CODES = {
     title: 'The process running a step stopped before the step finished',
   },
   PW_STORE: { kind: 'operational', title: 'The state store failed' },
+  PW_CONNECTION_UNKNOWN: {
+    kind: 'user',
+    title: 'A step names a connection that pipewright.yaml does not define, or one of the wrong type',
+  },
   PW_STORE_UNREACHABLE: {
     kind: 'operational',
     title: 'The state store cannot be reached right now (connection refused, reset or lost)',
