@@ -4,17 +4,11 @@
  * The OpenAPI document is generated from these schemas.
  */
 import { z } from 'zod';
-import { artifactToJson, runToJson, stepAttemptToJson } from '../cli/json-output.js';
+import { artifactToJson, logEntryToJson, runToJson, stepAttemptToJson } from '../cli/json-output.js';
 import { nextSlots } from '../scheduler/cron-slots.js';
 import { describeSchedule } from '../scheduler/describe-schedule.js';
 import type { SyncedPipeline } from '../scheduler/definitions.js';
-import type {
-  ArtifactRecord,
-  PipelineState,
-  RunRecord,
-  StepAttemptRecord,
-  StoredLogEntry,
-} from '../store/state-store.js';
+import type { ArtifactRecord, PipelineState, RunRecord, StepAttemptRecord } from '../store/state-store.js';
 
 const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
@@ -172,16 +166,8 @@ export function runDetailJson(run: RunRecord, steps: StepAttemptRecord[], artifa
   return { ...runToJson(run), steps: steps.map(stepAttemptToJson), artifacts: artifacts.map(artifactJson) };
 }
 
-export function logJson(entry: StoredLogEntry) {
-  return {
-    id: entry.id,
-    at: entry.at.toISOString(),
-    level: entry.level,
-    step: entry.stepId ?? null,
-    message: entry.message,
-    data: entry.data ?? null,
-  };
-}
+/** A log line as the API sends it: the CLI's `logs --json` shape. */
+export const logJson = logEntryToJson;
 
 export function pipelineJson(
   pipeline: SyncedPipeline,

@@ -1,6 +1,6 @@
 /** Stable JSON shapes for `--json` output (snake_case, ISO times), shared by every command. */
 import { isOrphaned } from './run-liveness.js';
-import type { ArtifactRecord, RunRecord, StepAttemptRecord } from '../store/state-store.js';
+import type { ArtifactRecord, RunRecord, StepAttemptRecord, StoredLogEntry } from '../store/state-store.js';
 
 const iso = (date: Date | undefined) => date?.toISOString() ?? null;
 
@@ -61,3 +61,21 @@ export function artifactToJson(artifact: ArtifactRecord) {
     deleted_at: iso(artifact.deletedAt),
   };
 }
+
+/** The JSON shapes above, which the REST API answers too: the remote CLI prints them as local ones. */
+export type RunJson = ReturnType<typeof runToJson>;
+export type StepAttemptJson = ReturnType<typeof stepAttemptToJson>;
+export type ArtifactJson = ReturnType<typeof artifactToJson>;
+export type RunDetailJson = RunJson & { steps: StepAttemptJson[]; artifacts: ArtifactJson[] };
+
+export function logEntryToJson(entry: StoredLogEntry) {
+  return {
+    id: entry.id,
+    at: entry.at.toISOString(),
+    level: entry.level,
+    step: entry.stepId ?? null,
+    message: entry.message,
+    data: entry.data ?? null,
+  };
+}
+export type LogEntryJson = ReturnType<typeof logEntryToJson>;

@@ -13,6 +13,10 @@ import { VERSION } from '../version.js';
 export interface GlobalOptions {
   project: string;
   verbose: boolean;
+  /** A running `pipewright serve` for the commands that work against one (remote/connection.ts). */
+  server?: string;
+  token?: string;
+  tokenFile?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -31,6 +35,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(VERSION)
     .option('-p, --project <dir>', 'the project folder', process.env.PIPEWRIGHT_PROJECT ?? '.')
     .option('--verbose', 'print stack traces with errors', false)
+    .option('--server <url>', 'work against a running `pipewright serve` (env PIPEWRIGHT_SERVER)')
+    .option('--token-file <path>', 'a file holding the API token for --server')
+    .option('--token <token>', 'the API token for --server; visible to ps, so prefer env PIPEWRIGHT_TOKEN')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.configureOutput({
@@ -39,6 +46,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  // --server and the token options are refused by commands that only work on the project folder.
+  program.hook('preAction', async (_program, command) => {
+    const path: string[] = [];
+    for (let at: Command | null = command; at !== null && at !== program; at = at.parent)
+      path.unshift(at.name());
+    (await import('./remote/connection.js')).assertServerOptionsFit(path, globals());
+  });
   const set = (code: number) => {
     exitCode = code;
   };
@@ -103,7 +117,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<run-id>', 'run id or a unique prefix of it')
     .option('--step <id>', 'only this step')
     .option('--json', 'print JSON lines')
-    .action(async (runId: string, options: { step?: string; json?: boolean }) =>
+    .option('-f, --follow', 'keep printing new lines until the run has finished')
+    .action(async (runId: string, options: { step?: string; json?: boolean; follow?: boolean }) =>
       set(await (await import('./commands/logs.js')).logsCommand(globals(), runId, options)),
     );
 

@@ -38,6 +38,9 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   delete env.PIPEWRIGHT_PROJECT;
   delete env.PIPEWRIGHT_STATE_URL;
   delete env.FORCE_COLOR;
+  // A developer's own server settings must never point the tests' commands at their server.
+  delete env.PIPEWRIGHT_SERVER;
+  delete env.PIPEWRIGHT_TOKEN;
   delete env.NODE_TEST_CONTEXT; // set by node:test for its children; the CLI is not a test file
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];

@@ -6,16 +6,26 @@ import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { withProjectStore } from '../project-session.js';
 import { knownPipelineId } from './resume.js';
+import { connect } from '../remote/connection.js';
+import { pipelinePath, type PipelineJson } from '../remote/remote-pipelines.js';
 
 export async function pauseCommand(globals: GlobalOptions, pipelineId: string): Promise<number> {
-  return withProjectStore(globals, async ({ project, store }) => {
-    const id = await knownPipelineId(project, store, pipelineId);
-    const wasPaused = (await store.getPipelineState(id))?.paused === true;
-    await store.setPipelinePaused(id, true);
-    process.stdout.write(
-      `${wasPaused ? `${id} was already paused` : `Paused ${id}`}: its schedule queues no runs until \`pipewright resume ${id}\`.\n` +
-        'Runs already queued or running go on; `pipewright trigger` still works.\n',
-    );
-    return EXIT.ok;
-  });
+  const client = await connect(globals);
+  const { id, wasPaused } = client
+    ? await (async () => {
+        const before = await client.get<PipelineJson>(pipelinePath(pipelineId));
+        await client.post<PipelineJson>(`${pipelinePath(before.id)}/pause`);
+        return { id: before.id, wasPaused: before.paused };
+      })()
+    : await withProjectStore(globals, async ({ project, store }) => {
+        const known = await knownPipelineId(project, store, pipelineId);
+        const paused = (await store.getPipelineState(known))?.paused === true;
+        await store.setPipelinePaused(known, true);
+        return { id: known, wasPaused: paused };
+      });
+  process.stdout.write(
+    `${wasPaused ? `${id} was already paused` : `Paused ${id}`}: its schedule queues no runs until \`pipewright resume ${id}\`.\n` +
+      'Runs already queued or running go on; `pipewright trigger` still works.\n',
+  );
+  return EXIT.ok;
 }

@@ -1,14 +1,14 @@
-/** `pipewright runs`: recent runs, newest first. */
+/** `pipewright runs`: recent runs, newest first, from the store or from a server's REST API. */
 import type { GlobalOptions } from '../main.js';
 import { withProjectStore } from '../project-session.js';
 import { EXIT } from '../exit-codes.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import type { RunStatus } from '../../store/state-store.js';
-import { formatDuration } from '../../core/duration.js';
-import { renderTable, statusLabel } from '../render.js';
 import { styleFor } from '../style.js';
-import { runToJson } from '../json-output.js';
-import { isOrphaned } from '../run-liveness.js';
+import { runToJson, type RunJson } from '../json-output.js';
+import { renderRunsTable } from '../run-view.js';
+import { connect } from '../remote/connection.js';
+import { listRemoteRuns } from '../remote/remote-runs.js';
 
 export async function runsCommand(
   globals: GlobalOptions,
@@ -18,37 +18,26 @@ export async function runsCommand(
   if (!Number.isInteger(limit) || limit < 1) {
     throw new PwError('PW_USAGE', `--limit expects a positive whole number, found '${options.limit}'`);
   }
-  return withProjectStore(globals, async ({ store }) => {
-    const runs = await store.listRuns({
-      pipelineId: options.pipeline,
-      status: options.status as RunStatus | undefined,
-      limit,
-    });
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(runs.map(runToJson), null, 2)}\n`);
-      return EXIT.ok;
-    }
-    if (runs.length === 0) {
-      process.stdout.write('No runs yet. Start one with: pipewright run <pipeline>\n');
-      return EXIT.ok;
-    }
-    const style = styleFor(process.stdout);
-    const rows = runs.map((run) => [
-      run.id,
-      run.pipelineId,
-      isOrphaned(run)
-        ? `${statusLabel(run.status, style)} ${style.yellow('(process gone)')}`
-        : statusLabel(run.status, style),
-      run.startedAt?.toISOString().replace('T', ' ').slice(0, 19) ?? '-',
-      run.startedAt && run.finishedAt
-        ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime())
-        : '-',
-      run.trigger,
-      run.error ? `${run.error.code}${run.error.stepId ? ` in ${run.error.stepId}` : ''}` : '',
-    ]);
-    process.stdout.write(
-      renderTable(['RUN', 'PIPELINE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'TRIGGER', 'ERROR'], rows),
-    );
+  const client = await connect(globals);
+  const runs: RunJson[] = client
+    ? await listRemoteRuns(client, { pipeline: options.pipeline, status: options.status, limit })
+    : await withProjectStore(globals, async ({ store }) =>
+        (
+          await store.listRuns({
+            pipelineId: options.pipeline,
+            status: options.status as RunStatus | undefined,
+            limit,
+          })
+        ).map(runToJson),
+      );
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
     return EXIT.ok;
-  });
+  }
+  if (runs.length === 0) {
+    process.stdout.write('No runs yet. Start one with: pipewright run <pipeline>\n');
+    return EXIT.ok;
+  }
+  process.stdout.write(renderRunsTable(runs, styleFor(process.stdout)));
+  return EXIT.ok;
 }

@@ -46,6 +46,10 @@ export const ERROR_CODES = {
     title: 'The process running a step stopped before the step finished',
   },
   PW_STORE: { kind: 'operational', title: 'The state store failed' },
+  PW_SERVER_UNREACHABLE: {
+    kind: 'operational',
+    title: 'The Pipewright server given with --server cannot be reached or did not answer properly',
+  },
   PW_CONNECTION_UNKNOWN: {
     kind: 'user',
     title: 'A step names a connection that pipewright.yaml does not define, or one of the wrong type',
