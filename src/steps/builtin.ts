@@ -4,7 +4,8 @@ import { filesReadStep } from './extract/files-read.js';
 import { sqlStep } from './transform/sql.js';
 import { checkStep } from './transform/check.js';
 import { filesWriteStep } from './load/files-write.js';
+import { chartStep } from './report/chart.js';
 
 export function builtinRegistry(): StepRegistry {
-  return new StepRegistry([filesReadStep, sqlStep, checkStep, filesWriteStep]);
+  return new StepRegistry([filesReadStep, sqlStep, checkStep, filesWriteStep, chartStep]);
 }

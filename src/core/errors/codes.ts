@@ -71,6 +71,8 @@ export const ERROR_CODES = {
     title: 'The API would listen beyond loopback without any token',
   },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
+  PW_CHART_SPEC: { kind: 'user', title: 'A chart spec is invalid or does not fit its dataset' },
+  PW_CHART_TOO_LARGE: { kind: 'user', title: 'A chart would draw more rows than its limit' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
