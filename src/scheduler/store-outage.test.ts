@@ -182,17 +182,12 @@ describe('the PostgreSQL store going away mid-run', { timeout: 90_000 }, () => {
     assert.equal(run.status, 'succeeded', `${JSON.stringify(run.error)}\n${serviceLog.join('\n')}`);
     assert.equal(run.attempt, 1);
     assert.equal(executions, 1, 'the step executed once');
-    // The claim loop says once that the store is away and once that it is back, not every poll.
-    assert.equal(
-      serviceLog.filter((line) => line.startsWith('error claiming a run failed')).length,
-      1,
-      serviceLog.join('\n'),
-    );
-    assert.equal(
-      serviceLog.filter((line) => line.startsWith('info claiming works again after')).length,
-      1,
-      serviceLog.join('\n'),
-    );
+    // The claim loop says at most once that the store is away (a claim that waits out the whole
+    // outage in its connection retries says nothing), and says it is back as often as it said so.
+    const failures = serviceLog.filter((line) => line.startsWith('error claiming a run failed')).length;
+    const recoveries = serviceLog.filter((line) => line.startsWith('info claiming works again after')).length;
+    assert.ok(failures <= 1, serviceLog.join('\n'));
+    assert.equal(recoveries, failures, serviceLog.join('\n'));
     const attempts = await store.listStepAttempts('outage-1');
     assert.deepEqual(
       attempts.map((attempt) => [attempt.stepId, attempt.attempt, attempt.status]),
