@@ -13,6 +13,8 @@ export type {
   Artifacts,
   RunInfo,
   Row,
+  StepHistory,
+  PreviousStepOutputs,
 } from './core/step.js';
 export { PwError } from './core/errors/pw-error.js';
 export type { ErrorCode } from './core/errors/codes.js';

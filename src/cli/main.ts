@@ -248,6 +248,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       set(await (await import('./commands/backfill.js')).backfillCommand(globals(), pipeline, options)),
     );
 
+  const connections = program.command('connections').description('the named connections of pipewright.yaml');
+  connections
+    .command('test')
+    .description(
+      'connect to each SQL connection (or one) and report ok or the error; secrets are never printed',
+    )
+    .argument('[name]', 'only this connection')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, options: { json?: boolean }) =>
+      set(await (await import('./commands/connections.js')).connectionsTestCommand(globals(), name, options)),
+    );
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

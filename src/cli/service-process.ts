@@ -14,6 +14,8 @@ import type { ServiceLog } from '../scheduler/service-log.js';
 import { DEFAULT_GRACE_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from '../scheduler/worker.js';
 import { DEFAULT_MAX_RUN_ATTEMPTS, DEFAULT_TICK_MS } from '../scheduler/scheduler-loop.js';
 import { formatDuration } from '../core/duration.js';
+import { Redactor } from '../core/secrets.js';
+import { sendOverdueNotifications } from '../notify/notify.js';
 import { scheduleLine } from './describe-schedule.js';
 import type { GlobalOptions } from './main.js';
 
@@ -182,6 +184,20 @@ export function createScheduler(
     intervalMs: session.settings.tickMs,
     maxRunAttempts: session.settings.maxRunAttempts,
     log,
+    // expect.success_within missed: the pipeline's on_failure notifications (src/notify/notify.ts).
+    onOverdue: (overdue) =>
+      sendOverdueNotifications({
+        projectDir: session.project.dir,
+        project: session.project.spec,
+        store: session.store,
+        env: process.env,
+        redactor: new Redactor(),
+        log: (level, message) => log(level, `${overdue.pipelineId}: ${message}`),
+        pipeline: overdue.spec,
+        window: overdue.window,
+        lastSuccess: overdue.lastSuccess,
+        now: overdue.now,
+      }),
   });
 }
 

@@ -67,6 +67,71 @@ export interface RunArtifact extends ArtifactInfo {
   stepId: string | undefined;
 }
 
+/** One message a delivery step sent or tried to send (e-mail, webhook), for the run's deliveries ledger. */
+export interface DeliveryReport {
+  kind: 'email' | 'webhook';
+  /** Recipients (comma-separated) or the URL without its query string and credentials. */
+  target: string;
+  subject?: string | undefined;
+  /** The e-mail's Message-ID, the webhook's delivery id. */
+  messageId?: string | undefined;
+  /** `outbox`: written to the project's outbox/ folder instead of being sent. */
+  status: 'sent' | 'failed' | 'outbox';
+  attempts: number;
+  error?: string | undefined;
+}
+
+export interface Deliveries {
+  /** Records a message in the state store (secrets in it are masked first). */
+  record(delivery: DeliveryReport): Promise<void>;
+}
+
+/** This step's results in an earlier run of the same pipeline (see StepHistory). */
+export interface PreviousStepOutputs {
+  runId: string;
+  scheduledFor: Date;
+  finishedAt: Date | undefined;
+  outputs: Record<string, unknown>;
+}
+
+/** Read-only look back at earlier runs, e.g. for a report's change against the previous run. */
+export interface StepHistory {
+  /**
+   * The outputs this step id recorded in the latest succeeded run of this pipeline scheduled before
+   * this run (where the step succeeded too); undefined when there is none.
+   */
+  previousOutputs(): Promise<PreviousStepOutputs | undefined>;
+}
+
+/** One load into a target outside the run (a database table), for the run's data-load ledger. */
+export interface DataLoadReport {
+  /** Where the rows went, e.g. `warehouse:public.sales` (connection and table). */
+  target: string;
+  /** What was loaded, e.g. the input dataset. */
+  source?: string | undefined;
+  rows: number;
+  bytes?: number | undefined;
+  status: 'succeeded' | 'failed';
+  /** Why it failed (secrets are masked before it is stored). */
+  message?: string | undefined;
+}
+
+export interface DataLoads {
+  /** Records a load in the state store's data-load ledger. */
+  record(load: DataLoadReport): Promise<void>;
+}
+
+/**
+ * This step's high-water mark for incremental extraction, kept per pipeline and step id. A proposed
+ * mark becomes the committed one only when the run succeeds, so a failed run reads the same window again.
+ */
+export interface IncrementalMarks {
+  /** The committed mark (a JSON value), or undefined before the first successful run that set one. */
+  get(): Promise<unknown>;
+  /** Proposes the next mark (JSON-serialisable), committed when this run succeeds. */
+  propose(value: unknown): Promise<void>;
+}
+
 /** A named connection from pipewright.yaml `connections:`, its secret references resolved. */
 export type ConnectionConfig = Readonly<Record<string, unknown>> & { readonly type: string };
 
@@ -93,6 +158,14 @@ export interface StepContext {
   readonly log: StepLogger;
   readonly datasets: Datasets;
   readonly artifacts: Artifacts;
+  /** The run's deliveries ledger: every message an e-mail or webhook step sends is recorded here. */
+  readonly deliveries: Deliveries;
+  /** Earlier runs of this pipeline, read-only (this step's previous outputs). */
+  readonly history: StepHistory;
+  /** The run's data-load ledger: a step that loads data into a database records each load here. */
+  readonly loads: DataLoads;
+  /** This step's incremental high-water mark (committed only when the run succeeds). */
+  readonly incremental: IncrementalMarks;
   now(): Date;
   /** Resolves a path from the pipeline definition: relative paths are relative to the project folder. */
   resolvePath(path: string): string;
@@ -126,6 +199,12 @@ export interface StepDefinition<Config extends z.ZodType = z.ZodType> {
   inputs?: (config: z.output<Config>, knownSteps: readonly string[]) => string[];
   /** Whether this step produces an output dataset named after itself (default true). */
   producesDataset?: boolean;
+  /**
+   * Top-level `with:` fields holding text in the step's own template language (the `report` step's
+   * `template`): the engine passes them to the step unrendered and validation does not check them as
+   * pipeline templates; the step renders them itself.
+   */
+  rawFields?: readonly string[];
   run(ctx: StepContext, config: z.output<Config>): Promise<StepResult>;
 }
 

@@ -23,6 +23,10 @@ import { runStep } from './run-step.js';
 import { startRun } from './run-start.js';
 import { applyArtifactRetention, removeWorkspace, runPaths, shouldKeepWorkspace } from './workspace.js';
 import type { RunListener } from './run-events.js';
+import { commitIncrementalMarks } from './step-state.js';
+import type { LogEntry } from '../store/state-store.js';
+import { sendRunNotifications } from '../notify/notify.js';
+import { NOTIFICATION_LOG_LINES } from '../notify/message.js';
 
 export interface RunRequest {
   projectDir: string;
@@ -75,9 +79,12 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const paths = runPaths(request.projectDir, project, run.id);
   const redactor = new Redactor();
   // Log lines never wait for the store: when it refuses them they go to the fallback file at once.
-  const log = new RunLog(request.store, run.id, redactor, paths.fallbackLogFile, (entry) =>
-    request.listener?.({ type: 'log', entry }),
-  );
+  // The last lines are kept for the run's notifications (already redacted by the run log).
+  const logTail: LogEntry[] = [];
+  const log = new RunLog(request.store, run.id, redactor, paths.fallbackLogFile, (entry) => {
+    if (logTail.push(entry) > NOTIFICATION_LOG_LINES) logTail.shift();
+    request.listener?.({ type: 'log', entry });
+  });
   const store = patientStore(request.store, {
     ...(request.storePatienceMs === undefined ? {} : { maxWaitMs: request.storePatienceMs }),
     onOutage: (event) =>
@@ -212,6 +219,11 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   );
   await log.flush();
   if (owned) await store.updateRun(run.id, { status, finishedAt, error });
+  // Incremental marks proposed by this run's steps advance only now that the run has succeeded.
+  if (owned && status === 'succeeded') {
+    await commitIncrementalMarks(store, run.id, (level, message) => log.write(level, message));
+    await log.flush();
+  }
   run = { ...run, status, finishedAt, ...(error ? { error } : {}) };
   database?.close();
   if (owned && !shouldKeepWorkspace(project.workspace.keep, status === 'succeeded'))
@@ -219,6 +231,23 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   await applyArtifactRetention(store, request.projectDir, project, finishedAt).catch((cause: unknown) => {
     process.emitWarning(`artifact retention failed: ${(cause as Error).message}`);
   });
+  // on_failure / on_success, once the end is recorded; a failing notification is logged and recorded
+  // in the deliveries ledger, never changing the run's status or error (src/notify/notify.ts).
+  if (owned) {
+    await sendRunNotifications({
+      projectDir: request.projectDir,
+      project,
+      pipeline,
+      run,
+      timezone,
+      log_tail: [...logTail],
+      store,
+      env,
+      redactor,
+      log: (level, message) => log.write(level, message),
+    }).catch((cause: unknown) => log.write('warn', `notifications failed: ${toPwError(cause).message}`));
+    await log.flush();
+  }
   request.listener?.({ type: 'run-finished', run });
   return failure ? { run, error: failure } : { run };
 }

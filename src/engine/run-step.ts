@@ -15,6 +15,8 @@ import { createArtifacts } from './artifacts.js';
 import type { RunDatabase } from './run-database.js';
 import type { RunLog } from './run-log.js';
 import { backoffDelay, sleep } from './retry.js';
+import { deliveryLedger } from '../notify/ledger.js';
+import { storeDataLoads, storeIncremental } from './step-state.js';
 import { join } from 'node:path';
 import type { z } from 'zod';
 
@@ -180,7 +182,9 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
   let work: Promise<StepResult> | undefined;
   try {
     controller.signal.throwIfAborted();
-    const rendered = input.renderConfig(input.step.with ?? {});
+    const rendered = renderStepConfig(input.step.with ?? {}, input.definition.rawFields, (raw) =>
+      input.renderConfig(raw),
+    );
     const parsed = (input.definition.config as z.ZodType).safeParse(rendered);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) => `with.${issue.path.join('.')}: ${issue.message}`);
@@ -209,6 +213,22 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
       ),
       resolveConnection: (name, types) =>
         resolveConnection(input.connections ?? {}, name, types, (raw, path) => input.renderConfig(raw, path)),
+      deliveries: deliveryLedger(
+        input.store,
+        { runId: input.run.id, pipelineId: input.run.pipelineId, stepId: input.step.id, event: 'step' },
+        input.redact,
+      ),
+      history: {
+        previousOutputs: () =>
+          input.store.previousStepOutputs({
+            pipelineId: input.run.pipelineId,
+            stepId: input.step.id,
+            scheduledBefore: input.run.scheduledFor,
+            excludeRunId: input.run.id,
+          }),
+      },
+      loads: storeDataLoads(input.store, input.run, input.step.id, input.redact),
+      incremental: storeIncremental(input.store, input.run, input.step.id),
     });
     work = input.definition.run(context, parsed.data);
     // A step that ignores its signal must not hold the run hostage: stop waiting once aborted.
@@ -226,6 +246,22 @@ async function attemptOnce(input: StepRunInput, attempt: number): Promise<StepRe
     if (work === undefined) close();
     else void work.then(close, close);
   }
+}
+
+/**
+ * Renders the `with:` block, except a step type's raw fields (text in the step's own template
+ * language, such as the report step's `template`), which reach the step exactly as written.
+ */
+function renderStepConfig(
+  raw: Record<string, unknown>,
+  rawFields: readonly string[] | undefined,
+  render: (raw: unknown) => unknown,
+): unknown {
+  if (rawFields === undefined || rawFields.length === 0) return render(raw);
+  const entries = Object.entries(raw);
+  const rendered = render(Object.fromEntries(entries.filter(([key]) => !rawFields.includes(key))));
+  const kept = Object.fromEntries(entries.filter(([key]) => rawFields.includes(key)));
+  return { ...(rendered as Record<string, unknown>), ...kept };
 }
 
 function abortion(signal: AbortSignal): Promise<never> {

@@ -38,6 +38,19 @@ export interface SchedulerOptions {
   /** With `catchup: none`, how late a slot may be and still be queued (default 60 s). */
   graceMs?: number;
   log?: ServiceLog;
+  /**
+   * Told once per missed `expect.success_within` window (when the warning is logged), to send the
+   * pipeline's on_failure notifications. Runs in the background; `stop()` waits for it.
+   */
+  onOverdue?: (overdue: OverdueEvent) => Promise<unknown>;
+}
+
+export interface OverdueEvent {
+  pipelineId: string;
+  spec: PipelineSpec;
+  window: string;
+  lastSuccess: Date | undefined;
+  now: Date;
 }
 
 export interface TickResult {
@@ -73,6 +86,8 @@ export class Scheduler {
   private readonly skippedThrough = new Map<string, Date>();
   /** Per pipeline, the dead-man window already warned about (so each window warns once). */
   private readonly overdueWarned = new Map<string, string>();
+  /** Dead-man notifications still being sent. */
+  private readonly notifying = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<TickResult> | undefined;
   private stopped = true;
@@ -104,6 +119,7 @@ export class Scheduler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.ticking?.catch(() => undefined);
+    await Promise.allSettled([...this.notifying]);
   }
 
   private loop(): void {
@@ -256,6 +272,16 @@ export class Scheduler {
       'warn',
       `${pipelineId}: no run succeeded within ${text} (expect.success_within); ${lastSuccess ? `last success ${lastSuccess.toISOString()}` : 'no run has ever succeeded'}`,
     );
+    if (this.options.onOverdue) {
+      // In the background: slow notifications must not hold up queuing runs.
+      const sending = this.options
+        .onOverdue({ pipelineId, spec: definition.spec, window: text, lastSuccess, now })
+        .catch((error: unknown) =>
+          this.log('error', `${pipelineId}: dead-man notification failed: ${toPwError(error).message}`),
+        )
+        .finally(() => this.notifying.delete(sending));
+      this.notifying.add(sending);
+    }
   }
 
   /**

@@ -5,7 +5,25 @@ import { sqlStep } from './transform/sql.js';
 import { checkStep } from './transform/check.js';
 import { filesWriteStep } from './load/files-write.js';
 import { chartStep } from './report/chart.js';
+import { reportStep } from './report/report.js';
+import { emailStep } from './deliver/email.js';
+import { webhookStep } from './deliver/webhook.js';
+import { sqlQueryStep } from './extract/sql-query.js';
+import { sqlLoadStep } from './load/sql-load.js';
+import { sqlExecStep } from './transform/sql-exec.js';
 
 export function builtinRegistry(): StepRegistry {
-  return new StepRegistry([filesReadStep, sqlStep, checkStep, filesWriteStep, chartStep]);
+  return new StepRegistry([
+    filesReadStep,
+    sqlStep,
+    checkStep,
+    filesWriteStep,
+    chartStep,
+    reportStep,
+    emailStep,
+    webhookStep,
+    sqlQueryStep,
+    sqlLoadStep,
+    sqlExecStep,
+  ]);
 }

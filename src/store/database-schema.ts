@@ -141,6 +141,46 @@ export interface ApiTokensTable {
   revoked_at: IsoTime | null;
 }
 
+/** From migration 0005: messages sent by the email and webhook steps and by pipeline notifications. */
+export interface DeliveriesTable {
+  id: AutoId;
+  /** NULL for a notification that belongs to no run (the `expect` dead-man check). */
+  run_id: string | null;
+  pipeline_id: string;
+  /** NULL for a pipeline notification. */
+  step_id: string | null;
+  /** `step`, `on_failure`, `on_success` or `expect`. */
+  event: string;
+  kind: string;
+  target: string;
+  subject: string | null;
+  message_id: string | null;
+  status: string;
+  attempts: number;
+  error: string | null;
+  created_at: IsoTime;
+}
+
+/** From migration 0006: the committed high-water mark of a pipeline step (incremental extraction). */
+export interface IncrementalMarksTable {
+  pipeline_id: string;
+  step_id: string;
+  value: JsonText;
+  run_id: string;
+  updated_at: IsoTime;
+}
+
+/** From migration 0006: a run's proposed mark, committed when the run succeeds. */
+export interface IncrementalProposalsTable {
+  run_id: string;
+  step_id: string;
+  pipeline_id: string;
+  /** The committed mark (JSON) the run read when it proposed; NULL when there was none. */
+  base: JsonText | null;
+  value: JsonText;
+  proposed_at: IsoTime;
+}
+
 export interface Database {
   pipelines: PipelinesTable;
   pipeline_revisions: PipelineRevisionsTable;
@@ -152,4 +192,7 @@ export interface Database {
   audit: AuditTable;
   pipeline_state: PipelineStateTable;
   api_tokens: ApiTokensTable;
+  deliveries: DeliveriesTable;
+  incremental_marks: IncrementalMarksTable;
+  incremental_proposals: IncrementalProposalsTable;
 }

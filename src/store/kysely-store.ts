@@ -5,7 +5,7 @@
  * in row-mapping.ts. Where the dialects must differ (claiming from the run queue) both variants sit
  * side by side in one method.
  */
-import { Migrator, sql, type ExpressionBuilder, type Kysely, type Updateable } from 'kysely';
+import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable, type Updateable } from 'kysely';
 import { PwError } from '../core/errors/pw-error.js';
 import type { Database, StoreDialect } from './database-schema.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, createMigrationProvider } from './migrations/index.js';
@@ -41,6 +41,7 @@ import type {
   ArtifactRecord,
   ClaimRequest,
   DataLoadRecord,
+  DeliveryRecord,
   FinishedRunCursor,
   FinishedRunTiming,
   FinishedStepCursor,
@@ -59,7 +60,15 @@ import type {
   StepStatus,
   StoredLogEntry,
   NewPipelineRevision,
+  NewDelivery,
 } from './state-store.js';
+
+// Step history (previousStepOutputs) imports on its own lines, apart from the shared lists above.
+import type { PreviousStepOutputsRecord } from './state-store.js';
+import { dateOrUndefined, parseJson } from './row-mapping.js';
+
+// Incremental marks (sql.query `incremental:`) import on their own lines too.
+import type { IncrementalMarkCommit, IncrementalMarkProposal, IncrementalMarkRecord } from './state-store.js';
 
 /** What the shared store needs to know about a driver's errors. */
 export interface DialectSupport {
@@ -856,6 +865,198 @@ export class KyselyStateStore implements StateStore {
     return this.#guard('count lease expiries', () => leaseExpiryCount(this.#db));
   }
 
+  // ---- deliveries (email, webhook, notifications) -------------------------------------------------
+
+  recordDelivery(delivery: NewDelivery): Promise<DeliveryRecord> {
+    return this.#guard(`record a delivery of pipeline ${delivery.pipelineId}`, async () => {
+      const row = {
+        run_id: delivery.runId ?? null,
+        pipeline_id: delivery.pipelineId,
+        step_id: delivery.stepId ?? null,
+        event: delivery.event,
+        kind: delivery.kind,
+        target: delivery.target,
+        subject: delivery.subject ?? null,
+        message_id: delivery.messageId ?? null,
+        status: delivery.status,
+        attempts: delivery.attempts,
+        error: delivery.error ?? null,
+        created_at: iso(delivery.createdAt),
+      };
+      const { id } = await this.#db
+        .insertInto('deliveries')
+        .values(row)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return toDelivery({ ...row, id });
+    });
+  }
+
+  listDeliveries(
+    filter: { runId?: string | undefined; pipelineId?: string | undefined; limit?: number | undefined } = {},
+  ): Promise<DeliveryRecord[]> {
+    return this.#guard('list deliveries', async () => {
+      let query = this.#db.selectFrom('deliveries').selectAll();
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      if (filter.pipelineId !== undefined) query = query.where('pipeline_id', '=', filter.pipelineId);
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(filter.limit ?? DEFAULT_DELIVERIES_LIMIT)
+        .execute();
+      return rows.map(toDelivery);
+    });
+  }
+
+  // ---- end of deliveries ----------------------------------------------------------------------------
+
+  // ---- step history (a report's change against the previous run) ----------------------------------
+
+  previousStepOutputs(query: {
+    pipelineId: string;
+    stepId: string;
+    scheduledBefore: Date;
+    excludeRunId: string;
+  }): Promise<PreviousStepOutputsRecord | undefined> {
+    const what = `read the previous outputs of step ${query.stepId} of pipeline ${query.pipelineId}`;
+    return this.#guard(what, async () => {
+      const row = await this.#db
+        .selectFrom('runs')
+        .innerJoin('step_attempts', 'step_attempts.run_id', 'runs.id')
+        .select([
+          'runs.id as run_id',
+          'runs.scheduled_for as scheduled_for',
+          'runs.finished_at as finished_at',
+          'step_attempts.outputs as outputs',
+        ])
+        .where('runs.pipeline_id', '=', query.pipelineId)
+        .where('runs.status', '=', 'succeeded')
+        .where('runs.id', '<>', query.excludeRunId)
+        .where('runs.scheduled_for', '<', iso(query.scheduledBefore))
+        .where('step_attempts.step_id', '=', query.stepId)
+        .where('step_attempts.status', '=', 'succeeded')
+        .orderBy('runs.scheduled_for', 'desc')
+        .orderBy('runs.finished_at', 'desc')
+        .orderBy('step_attempts.finished_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      return {
+        runId: row.run_id,
+        scheduledFor: new Date(row.scheduled_for),
+        finishedAt: dateOrUndefined(row.finished_at),
+        outputs: parseJson<Record<string, unknown>>(row.outputs) ?? {},
+      };
+    });
+  }
+
+  // ---- end of step history ------------------------------------------------------------------------
+
+  // ---- incremental marks (sql.query `incremental:`) -----------------------------------------------
+
+  getIncrementalMark(pipelineId: string, stepId: string): Promise<IncrementalMarkRecord | undefined> {
+    return this.#guard(`read the incremental mark of step ${stepId} of pipeline ${pipelineId}`, async () => {
+      const row = await this.#db
+        .selectFrom('incremental_marks')
+        .selectAll()
+        .where('pipeline_id', '=', pipelineId)
+        .where('step_id', '=', stepId)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      return {
+        pipelineId: row.pipeline_id,
+        stepId: row.step_id,
+        value: row.value,
+        runId: row.run_id,
+        updatedAt: new Date(row.updated_at),
+      };
+    });
+  }
+
+  proposeIncrementalMark(proposal: IncrementalMarkProposal): Promise<void> {
+    return this.#guard(
+      `propose an incremental mark for step ${proposal.stepId} of run ${proposal.runId}`,
+      async () => {
+        const row = {
+          run_id: proposal.runId,
+          step_id: proposal.stepId,
+          pipeline_id: proposal.pipelineId,
+          base: proposal.base ?? null,
+          value: proposal.value,
+          proposed_at: iso(proposal.at),
+        };
+        await this.#db
+          .insertInto('incremental_proposals')
+          .values(row)
+          .onConflict((conflict) =>
+            conflict.columns(['run_id', 'step_id']).doUpdateSet({
+              base: row.base,
+              value: row.value,
+              proposed_at: row.proposed_at,
+            }),
+          )
+          .execute();
+      },
+    );
+  }
+
+  commitIncrementalMarks(runId: string, at: Date): Promise<IncrementalMarkCommit[]> {
+    return this.#guard(`commit the incremental marks of run ${runId}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const proposals = await trx
+          .selectFrom('incremental_proposals')
+          .selectAll()
+          .where('run_id', '=', runId)
+          .orderBy('step_id')
+          .execute();
+        const results: IncrementalMarkCommit[] = [];
+        for (const proposal of proposals) {
+          const current = await trx
+            .selectFrom('incremental_marks')
+            .select('value')
+            .where('pipeline_id', '=', proposal.pipeline_id)
+            .where('step_id', '=', proposal.step_id)
+            .executeTakeFirst();
+          const unchanged = (current?.value ?? null) === proposal.base;
+          if (unchanged) {
+            const mark = {
+              pipeline_id: proposal.pipeline_id,
+              step_id: proposal.step_id,
+              value: proposal.value,
+              run_id: runId,
+              updated_at: iso(at),
+            };
+            // Compare-and-set: the update matches only the base this run read (or inserts the first mark).
+            if (current === undefined) {
+              await trx
+                .insertInto('incremental_marks')
+                .values(mark)
+                .onConflict((conflict) => conflict.columns(['pipeline_id', 'step_id']).doNothing())
+                .execute();
+            } else {
+              await trx
+                .updateTable('incremental_marks')
+                .set({ value: mark.value, run_id: mark.run_id, updated_at: mark.updated_at })
+                .where('pipeline_id', '=', mark.pipeline_id)
+                .where('step_id', '=', mark.step_id)
+                .where('value', '=', current.value)
+                .execute();
+            }
+          }
+          results.push({
+            stepId: proposal.step_id,
+            status: unchanged ? 'committed' : 'superseded',
+            value: proposal.value,
+          });
+        }
+        await trx.deleteFrom('incremental_proposals').where('run_id', '=', runId).execute();
+        return results;
+      }),
+    );
+  }
+
+  // ---- end of incremental marks -------------------------------------------------------------------
+
   /** Every driver error leaves the store as a PW_STORE error that says which store and what failed. */
   async #guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
     try {
@@ -933,4 +1134,26 @@ function inQueueOrder(rows: RunRow[]): RunRecord[] {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const DEFAULT_DELIVERIES_LIMIT = 100;
+
+/** A `deliveries` row as a record (kept here with the deliveries block rather than in row-mapping.ts). */
+function toDelivery(row: Selectable<Database['deliveries']>): DeliveryRecord {
+  const record: DeliveryRecord = {
+    id: int(row.id),
+    pipelineId: row.pipeline_id,
+    event: row.event as DeliveryRecord['event'],
+    kind: row.kind as DeliveryRecord['kind'],
+    target: row.target,
+    status: row.status as DeliveryRecord['status'],
+    attempts: int(row.attempts),
+    createdAt: new Date(row.created_at),
+  };
+  if (row.run_id !== null) record.runId = row.run_id;
+  if (row.step_id !== null) record.stepId = row.step_id;
+  if (row.subject !== null) record.subject = row.subject;
+  if (row.message_id !== null) record.messageId = row.message_id;
+  if (row.error !== null) record.error = row.error;
+  return record;
 }

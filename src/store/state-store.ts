@@ -234,6 +234,79 @@ export interface FinishedStepCursor {
   attempt: number;
 }
 
+// ---- deliveries (email, webhook, notifications) -------------------------------------------------------
+
+export type DeliveryKind = 'email' | 'webhook';
+/** `outbox`: no SMTP connection was given, so the message was written to the project's outbox/ folder. */
+export type DeliveryStatus = 'sent' | 'failed' | 'outbox';
+/** What sent it: a step, a pipeline notification, or the scheduler's dead-man check. */
+export type DeliveryEvent = 'step' | 'on_failure' | 'on_success' | 'expect';
+
+export interface DeliveryRecord {
+  id: number;
+  /** Undefined for a notification that belongs to no run (the `expect` dead-man check). */
+  runId?: string | undefined;
+  pipelineId: string;
+  /** Undefined for a pipeline notification. */
+  stepId?: string | undefined;
+  event: DeliveryEvent;
+  kind: DeliveryKind;
+  /** Recipients (comma-separated) or the URL without query string and credentials. */
+  target: string;
+  subject?: string | undefined;
+  /** The Message-ID of an e-mail, the X-Pipewright-Delivery id of a webhook. */
+  messageId?: string | undefined;
+  status: DeliveryStatus;
+  /** Attempts made (1 when the first one settled it). */
+  attempts: number;
+  /** Why it failed (redacted), or a note such as recipients the server refused. */
+  error?: string | undefined;
+  createdAt: Date;
+}
+
+export type NewDelivery = Omit<DeliveryRecord, 'id'>;
+
+// ---- step history (a report's change against the previous run) ------------------------------------
+
+/** A step's outputs in an earlier run, as `previousStepOutputs` finds them. */
+export interface PreviousStepOutputsRecord {
+  runId: string;
+  scheduledFor: Date;
+  finishedAt: Date | undefined;
+  outputs: Record<string, unknown>;
+}
+
+// ---- incremental marks (sql.query `incremental:`) ---------------------------------------------------
+
+/** A pipeline step's committed high-water mark. */
+export interface IncrementalMarkRecord {
+  pipelineId: string;
+  stepId: string;
+  /** JSON text, as the step proposed it. */
+  value: string;
+  /** The run whose success committed it. */
+  runId: string;
+  updatedAt: Date;
+}
+
+export interface IncrementalMarkProposal {
+  runId: string;
+  pipelineId: string;
+  stepId: string;
+  /** The committed mark (JSON text) the step read before proposing; undefined when there was none. */
+  base: string | undefined;
+  value: string;
+  at: Date;
+}
+
+/** What became of one proposal when its run succeeded. */
+export interface IncrementalMarkCommit {
+  stepId: string;
+  /** `superseded`: another run committed a mark since this one read its base, so this one was dropped. */
+  status: 'committed' | 'superseded';
+  value: string;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -366,4 +439,41 @@ export interface StateStore {
    * process sharing the store; each run keeps its own count, so this is their sum.
    */
   leaseExpiryCount(): Promise<number>;
+
+  // ---- deliveries (email, webhook, notifications) ----
+
+  /** Records one message sent or attempted by a step or a notification. */
+  recordDelivery(delivery: NewDelivery): Promise<DeliveryRecord>;
+  /** Newest first (createdAt, then id); default limit 100. */
+  listDeliveries(filter?: {
+    runId?: string | undefined;
+    pipelineId?: string | undefined;
+    limit?: number | undefined;
+  }): Promise<DeliveryRecord[]>;
+
+  // ---- step history ----
+
+  /**
+   * The outputs step `stepId` recorded in the latest succeeded run of `pipelineId` scheduled strictly
+   * before `scheduledBefore` (never `excludeRunId` itself) in which that step succeeded: latest
+   * scheduled_for first, then latest finished. Undefined when there is none.
+   */
+  previousStepOutputs(query: {
+    pipelineId: string;
+    stepId: string;
+    scheduledBefore: Date;
+    excludeRunId: string;
+  }): Promise<PreviousStepOutputsRecord | undefined>;
+
+  // ---- incremental marks ----
+
+  /** The committed high-water mark of a pipeline step, if any. */
+  getIncrementalMark(pipelineId: string, stepId: string): Promise<IncrementalMarkRecord | undefined>;
+  /** Records (or replaces) this run's proposed mark for a step; it counts only once the run succeeds. */
+  proposeIncrementalMark(proposal: IncrementalMarkProposal): Promise<void>;
+  /**
+   * Commits the marks a succeeded run proposed, each only if the step's committed mark is still the
+   * proposal's base (otherwise it is superseded and dropped); the proposals are removed either way.
+   */
+  commitIncrementalMarks(runId: string, at: Date): Promise<IncrementalMarkCommit[]>;
 }

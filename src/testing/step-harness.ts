@@ -10,12 +10,16 @@ import {
   asStepDefinition,
   type AnyStepDefinition,
   type ArtifactInfo,
+  type DeliveryReport,
   type LogLevel,
+  type PreviousStepOutputs,
   type RunArtifact,
   type Row,
   type StepResult,
 } from '../core/step.js';
-import { createStepContext } from '../engine/step-context.js';
+import { createStepContext, memoryDeliveries } from '../engine/step-context.js';
+import { memoryDataLoads, memoryIncremental } from '../engine/step-state.js';
+import type { DataLoadReport } from '../core/step.js';
 import { openRunDatabase, type RunDatabase } from '../engine/run-database.js';
 import { createDatasets } from '../engine/datasets.js';
 import { quoteLiteral } from '../core/sql-identifiers.js';
@@ -34,6 +38,16 @@ export interface StepHarness {
   readonly logs: HarnessLogEntry[];
   /** Every artifact registered so far, by any step run through this harness. */
   readonly artifacts: RunArtifact[];
+  /** Every message an e-mail or webhook step recorded in the run's deliveries ledger. */
+  readonly deliveries: DeliveryReport[];
+  /** Every load a step recorded in the run's data-load ledger (secrets masked). */
+  readonly loads: DataLoadReport[];
+  /**
+   * Incremental marks by step id: `committed` is what `ctx.incremental.get()` returns (preset it to
+   * simulate earlier runs), `proposed` what steps proposed; `commit()` promotes the proposals, as the
+   * success of a run does.
+   */
+  readonly marks: { committed: Map<string, unknown>; proposed: Map<string, unknown>; commit(): void };
   /** Masks the secrets that connections resolved, as the engine does for logs and errors. */
   readonly redactor: Redactor;
   /** Validates `config` with the step's schema (throwing zod's error) and runs the step as `stepId`. */
@@ -46,6 +60,10 @@ export interface StepHarness {
       params?: Record<string, unknown>;
       /** The pipeline's time zone (default UTC). */
       timezone?: string;
+      /** The run's schedule slot (default: when the harness was created). */
+      scheduledFor?: Date;
+      /** What `ctx.history.previousOutputs()` gives: this step in a previous run (default none). */
+      previousOutputs?: PreviousStepOutputs;
     },
   ): Promise<StepResult>;
   query<T extends Row = Row>(sql: string): Promise<T[]>;
@@ -72,6 +90,10 @@ export async function createStepHarness(options: StepHarnessOptions = {}): Promi
   });
   const logs: HarnessLogEntry[] = [];
   const artifacts: RunArtifact[] = [];
+  const deliveries: DeliveryReport[] = [];
+  const loads: DataLoadReport[] = [];
+  const committedMarks = new Map<string, unknown>();
+  const proposedMarks = new Map<string, unknown>();
   const redactor = new Redactor();
   const now = new Date();
 
@@ -88,7 +110,17 @@ export async function createStepHarness(options: StepHarnessOptions = {}): Promi
     projectDir,
     logs,
     artifacts,
+    deliveries,
     redactor,
+    loads,
+    marks: {
+      committed: committedMarks,
+      proposed: proposedMarks,
+      commit() {
+        for (const [stepId, value] of proposedMarks) committedMarks.set(stepId, value);
+        proposedMarks.clear();
+      },
+    },
     async runStep(definition, config, runOptions = {}) {
       const stepId = runOptions.stepId ?? 'step';
       // Accept user-written modules as they are exported, with `config: (z) => schema` too.
@@ -104,7 +136,7 @@ export async function createStepHarness(options: StepHarnessOptions = {}): Promi
           run: {
             id: 'test-run',
             pipelineId: 'test',
-            scheduledFor: now,
+            scheduledFor: runOptions.scheduledFor ?? now,
             startedAt: now,
             trigger: 'test',
             timezone: runOptions.timezone ?? 'UTC',
@@ -131,6 +163,10 @@ export async function createStepHarness(options: StepHarnessOptions = {}): Promi
             },
             list: () => Promise.resolve([...artifacts]),
           },
+          deliveries: memoryDeliveries(deliveries, (text) => redactor.redact(text)),
+          history: { previousOutputs: () => Promise.resolve(runOptions.previousOutputs) },
+          loads: memoryDataLoads(loads, (text) => redactor.redact(text)),
+          incremental: memoryIncremental(stepId, committedMarks, proposedMarks),
           resolveConnection: (name, types) =>
             resolveConnection(options.connections ?? {}, name, types, (raw, path) =>
               renderConfig(

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { PwError } from '../../core/errors/pw-error.js';
 import { retryRun } from '../../scheduler/run-control.js';
-import type { RunFilter, RunRecord } from '../../store/state-store.js';
+import type { DeliveryRecord, RunFilter, RunRecord } from '../../store/state-store.js';
 import type { RouteContext } from '../app.js';
 import { defineRoute } from '../route.js';
 import {
@@ -19,6 +19,38 @@ import {
   runPageSchema,
   runSchema,
 } from '../schemas.js';
+
+// ---- deliveries of a run (GET /api/runs/:id/deliveries) ----
+const deliverySchema = z.object({
+  id: z.number(),
+  step: z.string().nullable().describe('The step that sent it; null for a notification.'),
+  event: z.enum(['step', 'on_failure', 'on_success', 'expect']),
+  kind: z.enum(['email', 'webhook']),
+  target: z.string().describe('Recipients, or the URL without query string (secrets masked).'),
+  subject: z.string().nullable(),
+  message_id: z.string().nullable(),
+  status: z.enum(['sent', 'outbox', 'failed']),
+  attempts: z.number(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+});
+const deliveryListSchema = z.object({ deliveries: z.array(deliverySchema) });
+
+function deliveryJson(record: DeliveryRecord): z.infer<typeof deliverySchema> {
+  return {
+    id: record.id,
+    step: record.stepId ?? null,
+    event: record.event,
+    kind: record.kind,
+    target: record.target,
+    subject: record.subject ?? null,
+    message_id: record.messageId ?? null,
+    status: record.status,
+    attempts: record.attempts,
+    error: record.error ?? null,
+    created_at: record.createdAt.toISOString(),
+  };
+}
 
 export const runNotFound = (id: string) =>
   new PwError('PW_RUN_NOT_FOUND', `No run has the id '${id}'`, { hint: 'GET /api/runs lists runs.' });
@@ -145,6 +177,21 @@ export function runRoutes(context: RouteContext) {
         const run = await retryRun(store, await getRun(params.id ?? ''));
         void reply.code(202);
         return runJson(run);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/runs/:id/deliveries',
+      summary: 'The e-mails and webhooks a run sent (its steps and its notifications), newest first',
+      scope: 'read',
+      responses: [
+        { status: 200, description: 'The deliveries ledger of the run', schema: deliveryListSchema },
+        notFoundDoc,
+      ],
+      handler: async ({ params }) => {
+        const run = await getRun(params.id ?? '');
+        const deliveries = await store.listDeliveries({ runId: run.id, limit: 1000 });
+        return { deliveries: deliveries.map(deliveryJson) };
       },
     }),
     defineRoute({

@@ -70,9 +70,58 @@ export const ERROR_CODES = {
     kind: 'user',
     title: 'The API would listen beyond loopback without any token',
   },
-  PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
+  // ---- delivery (email, webhook, notifications) ----
+  PW_SMTP_AUTH: { kind: 'user', title: 'The SMTP server refused the login' },
+  PW_DELIVERY_REJECTED: {
+    kind: 'user',
+    title: 'A mail server or webhook refused the message for good (SMTP 5xx, HTTP 4xx)',
+  },
+  PW_DELIVERY_UNAVAILABLE: {
+    kind: 'operational',
+    title: 'A mail server or webhook could not be reached, or kept answering with a temporary error',
+  },
+  PW_DELIVERY_TLS: {
+    kind: 'user',
+    title: "A mail server's TLS could not be set up or its certificate verified",
+  },
+  PW_ATTACHMENTS_TOO_LARGE: { kind: 'user', title: "An e-mail's attachments exceed the size limit" },
+  // ---- charts ----
   PW_CHART_SPEC: { kind: 'user', title: 'A chart spec is invalid or does not fit its dataset' },
   PW_CHART_TOO_LARGE: { kind: 'user', title: 'A chart would draw more rows than its limit' },
+  // ---- reports ----
+  PW_REPORT_CHART_MISSING: { kind: 'user', title: 'A report shows a chart that no step of the run drew' },
+  PW_REPORT_BROWSER_MISSING: {
+    kind: 'user',
+    title: 'No Chromium to render a report PDF with (the HTML report was written)',
+  },
+  PW_REPORT_BROWSER: {
+    kind: 'operational',
+    title: 'Chromium failed or timed out while rendering a report PDF (the HTML report was written)',
+  },
+  // ---- SQL connectors (sql.query, sql.load, sql.exec) ----
+  PW_DB_UNREACHABLE: {
+    kind: 'operational',
+    title: 'A database server cannot be reached (refused, timed out, connection lost)',
+  },
+  PW_DB_AUTH: { kind: 'user', title: 'A database server refused the login (user, password or database)' },
+  PW_DB_TLS: {
+    kind: 'user',
+    title: "A database connection's TLS could not be set up or the server certificate failed verification",
+  },
+  PW_DB_QUERY: { kind: 'user', title: 'A database rejected a statement (syntax, missing table, permission)' },
+  PW_DB_CONSTRAINT: {
+    kind: 'user',
+    title: 'Loaded rows violate a constraint or column type of the target table (nothing was committed)',
+  },
+  PW_DB_TYPE: {
+    kind: 'user',
+    title: 'A column type or value cannot be mapped between a database and DuckDB',
+  },
+  PW_DB_TRANSIENT: {
+    kind: 'operational',
+    title: 'A database statement failed for a passing reason (deadlock, serialization failure, lock timeout)',
+  },
+  PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -52,6 +52,12 @@ function findMention(value: unknown, path: FieldPath, name: string): FieldPath |
   return walk(value, path) ?? partial;
 }
 
+/** The `with:` block without a step type's raw fields, which hold the step's own templates. */
+function withoutRawFields(value: unknown, rawFields: readonly string[] | undefined): unknown {
+  if (rawFields === undefined || rawFields.length === 0 || !isPlainObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !rawFields.includes(key)));
+}
+
 function checkStep(facts: StepFacts, registry: StepRegistry, document: unknown, issues: IssueList): void {
   const { index, raw, uses } = facts;
   if (uses === undefined) return;
@@ -235,15 +241,14 @@ export function checkSteps(
   for (const facts of steps) {
     checkNeeds(facts, ids, issues);
     checkInputs(facts, ids, issues);
+    const templated = withoutRawFields(facts.raw['with'], facts.definition?.rawFields);
     checkStepTemplates(
-      facts.raw['with'],
+      templated,
       ['steps', facts.index, 'with'],
       { stepId: facts.id, stepIds: ids, params },
       issues,
     );
-    const readsResultsOf = templateStepRefs(facts.raw['with']).filter(
-      (ref) => ref !== facts.id && ids.includes(ref),
-    );
+    const readsResultsOf = templateStepRefs(templated).filter((ref) => ref !== facts.id && ids.includes(ref));
     facts.inputs = [...new Set([...facts.inputs, ...readsResultsOf])];
   }
   const graphSteps = steps

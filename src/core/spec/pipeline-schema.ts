@@ -81,6 +81,52 @@ export const expectSchema = z
   })
   .describe('What the service expects of the pipeline, checked by the scheduler.');
 
+// ---- notifications (on_failure, on_success; sent by the engine, see src/notify/) ----------------------
+
+/** One address, a comma-separated list, or a list. */
+const notifyRecipientsSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+export const emailNotificationSchema = z
+  .strictObject({
+    connection: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('An smtp connection of pipewright.yaml; without one the message goes to outbox/.'),
+    to: notifyRecipientsSchema.describe('Recipients: an address, a comma-separated list, or a list.'),
+    cc: notifyRecipientsSchema.optional(),
+    from: z.string().min(1).optional().describe("Sender (default: the connection's from)."),
+    subject: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A template over run, error and url (default: "[Pipewright] <pipeline> <status> …").'),
+  })
+  .describe('Notify by e-mail.');
+
+export const webhookNotificationSchema = z
+  .strictObject({
+    url: z.string().min(1).describe('Where to POST; secret references allowed.'),
+    format: z
+      .enum(['slack', 'json'])
+      .default('json')
+      .describe('json (default): a JSON document with a text summary; slack: text and blocks.'),
+    secret: z.string().min(1).optional().describe('HMAC-SHA256 signing secret (X-Pipewright-Signature).'),
+    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers.'),
+    timeout: durationSchema.default('10s').describe('Longest wait for one answer (default 10s).'),
+    attempts: z.int().min(1).max(10).default(3).describe('Attempts for 5xx, 429 and network errors.'),
+  })
+  .describe('Notify through a webhook.');
+
+export const notificationSchema = z
+  .strictObject({ email: emailNotificationSchema.optional(), webhook: webhookNotificationSchema.optional() })
+  .refine((entry) => (entry.email === undefined) !== (entry.webhook === undefined), {
+    message: 'a notification is either { email: … } or { webhook: … }',
+  })
+  .describe('One notification: { email: { to, … } } or { webhook: { url, … } }.');
+
+export const notificationListSchema = z.array(notificationSchema);
+
 export const pipelineSchema = z
   .strictObject({
     id: z
@@ -113,6 +159,14 @@ export const pipelineSchema = z
       .optional()
       .describe('Upstream pipelines: each successful run of one of them queues a run of this pipeline.'),
     expect: expectSchema.optional(),
+    on_failure: notificationListSchema
+      .optional()
+      .describe(
+        'Sent when a run fails (not when it is cancelled) and when expect.success_within is missed; replaces the project default, [] turns it off.',
+      ),
+    on_success: notificationListSchema
+      .optional()
+      .describe('Sent when a run succeeds; replaces the project default, [] turns it off.'),
     steps: z.array(stepSchema).min(1, 'a pipeline needs at least one step'),
   })
   .describe('A Pipewright pipeline definition.');
@@ -123,3 +177,4 @@ export type ParamSpec = z.output<typeof paramSchema>;
 export type StepSpec = z.output<typeof stepSchema>;
 export type ExpectSpec = z.output<typeof expectSchema>;
 export type PipelineSpec = z.output<typeof pipelineSchema>;
+export type NotificationSpec = z.output<typeof notificationSchema>;

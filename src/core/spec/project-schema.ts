@@ -3,7 +3,7 @@
  * project folder with an empty file runs: SQLite state, a local workspace, no servers.
  */
 import { z } from 'zod';
-import { durationSchema, retryPolicySchema } from './pipeline-schema.js';
+import { durationSchema, notificationListSchema, retryPolicySchema } from './pipeline-schema.js';
 
 export const projectSchema = z
   .strictObject({
@@ -60,9 +60,28 @@ export const projectSchema = z
           .describe(
             "Most runs executing at once across every worker sharing the state store (default: no limit beyond each worker's --concurrency).",
           ),
+        base_url: z
+          .url({ protocol: /^https?$/ })
+          .optional()
+          .describe(
+            'Where people reach this service, e.g. https://pipewright.example.com; notifications link to <base_url>/runs/<id>.',
+          ),
       })
       .prefault({})
       .describe('Settings of serve and worker processes.'),
+    notifications: z
+      .strictObject({
+        on_failure: notificationListSchema
+          .optional()
+          .describe('Default on_failure notifications of pipelines that set none.'),
+        on_success: notificationListSchema
+          .optional()
+          .describe('Default on_success notifications of pipelines that set none.'),
+      })
+      .prefault({})
+      .describe(
+        "Default notifications of every pipeline (a pipeline's own on_failure/on_success replace them).",
+      ),
     connections: z
       .record(z.string(), z.looseObject({ type: z.string() }))
       .default({})

@@ -9,6 +9,8 @@ import { migration0001Initial } from './0001_initial.js';
 import { migration0002RunQueue } from './0002_run_queue.js';
 import { migration0003ApiTokens } from './0003_api_tokens.js';
 import { migration0004Metrics } from './0004_metrics.js';
+import { migration0005Deliveries } from './0005_deliveries.js';
+import { migration0006IncrementalMarks } from './0006_incremental_marks.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -29,6 +31,8 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0002RunQueue,
   migration0003ApiTokens,
   migration0004Metrics,
+  migration0005Deliveries,
+  migration0006IncrementalMarks,
 ];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
