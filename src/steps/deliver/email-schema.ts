@@ -15,12 +15,19 @@ export const attachmentSchema = z.union([
       step: z.string().regex(IDENTIFIER, 'a step id').describe('The step that registered the artifact.'),
       name: z.string().min(1).optional().describe('The artifact name (default: every artifact of the step).'),
       filename: z.string().min(1).optional().describe('The file name the recipient sees (default: name).'),
+      optional: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Send without it when the step registered no such artifact (e.g. no PDF without Chromium).',
+        ),
     })
     .describe('Artifacts of this run registered by a step.'),
   z
     .strictObject({
       path: z.string().min(1).describe('A file, relative to the project folder.'),
       filename: z.string().min(1).optional().describe('The file name the recipient sees.'),
+      optional: z.boolean().default(false).describe('Send without it when the file does not exist.'),
     })
     .describe('A file of the project folder.'),
 ]);

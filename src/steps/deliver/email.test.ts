@@ -578,4 +578,40 @@ describe('email without a connection: the outbox', () => {
       await local.close();
     }
   });
+
+  it('leaves out optional attachments that do not exist, saying so, and attaches the rest', async () => {
+    const local = await newHarness();
+    try {
+      await local.runStep(
+        emailStep,
+        {
+          to: 'ana@example.com',
+          subject: 'Maybe a PDF',
+          text: 'see attached',
+          attach: [
+            { step: 'report', name: 'report.pdf' },
+            { step: 'report', name: 'report.docx', optional: true },
+            { path: 'out/nothing.csv', optional: true },
+          ],
+        },
+        { stepId: 'mail' },
+      );
+      const parsed = await simpleParser(
+        await readFile(join(local.projectDir, 'outbox', 'test-run-mail-1.eml')),
+      );
+      assert.deepEqual(
+        parsed.attachments.map((attachment) => attachment.filename),
+        ['report.pdf'],
+      );
+      assert.deepEqual(
+        local.logs.filter((entry) => entry.message.startsWith('not attached')).map((entry) => entry.message),
+        [
+          "not attached: step 'report' registered no 'report.docx' (optional)",
+          'not attached: out/nothing.csv does not exist (optional)',
+        ],
+      );
+    } finally {
+      await local.close();
+    }
+  });
 });

@@ -257,6 +257,10 @@ async function resolveAttachments(
     if (typeof spec !== 'string' && 'path' in spec) {
       const absolute = ctx.resolvePath(spec.path);
       const info = await stat(absolute).catch(() => undefined);
+      if (info === undefined && spec.optional) {
+        ctx.log.info(`not attached: ${spec.path} does not exist (optional)`);
+        continue;
+      }
       if (!info?.isFile()) {
         throw new PwError('PW_INPUT_NOT_FOUND', `Attachment ${spec.path} does not exist`, {
           path,
@@ -279,6 +283,12 @@ async function resolveAttachments(
     const name = typeof spec === 'string' ? spec.slice(spec.indexOf('/') + 1) : spec.name;
     const own = artifacts.filter((artifact) => artifact.stepId === stepId);
     const chosen = name === undefined ? own : own.filter((artifact) => artifact.name === name);
+    if (chosen.length === 0 && typeof spec !== 'string' && spec.optional) {
+      ctx.log.info(
+        `not attached: step '${stepId}' registered no ${name === undefined ? 'artifacts' : `'${name}'`} (optional)`,
+      );
+      continue;
+    }
     if (chosen.length === 0) {
       throw new PwError(
         'PW_INPUT_NOT_FOUND',

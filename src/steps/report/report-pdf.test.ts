@@ -220,6 +220,22 @@ describe('report PDF without a working Chromium', () => {
     );
   });
 
+  it('with pdf: auto and no Chromium, the step succeeds with the HTML report and a warning', async () => {
+    const result = await harness.runStep(
+      reportStep,
+      { datasets: ['hourly'], pdf: 'auto', chromium_path: 'no/such/chromium' },
+      { ...RUN, stepId: 'auto' },
+    );
+    assert.deepEqual(
+      artifactsOf('auto').map((file) => file.name),
+      ['report.html'],
+    );
+    assert.deepEqual(result.warnings, [
+      'report.pdf skipped: no Chromium found (pdf: auto); install it with apt-get install chromium',
+    ]);
+    assert.equal(result.outputs?.['pdf'], undefined);
+  });
+
   it('a Chromium that crashes on start fails the step (operational), and the HTML report is there', async () => {
     const fake = await harness.writeFile(
       'bin/fake-chromium',

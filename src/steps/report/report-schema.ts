@@ -208,10 +208,10 @@ export const reportConfig = z
       .default({})
       .describe('Headline numbers by name, each with its change against the previous successful run.'),
     pdf: z
-      .union([z.boolean(), pdfOptions])
+      .union([z.boolean(), z.literal('auto'), pdfOptions])
       .default(true)
       .describe(
-        'Also print report.pdf with headless Chromium: true, false, or { page, landscape, margin, header, footer }.',
+        "Also print report.pdf with headless Chromium: true, false, 'auto' (only when a Chromium is found; else a warning), or { page, landscape, margin, header, footer }.",
       ),
     chromium_path: z
       .string()

@@ -370,14 +370,24 @@ export const reportStep = defineStep({
     }
 
     let pdfFile: { shown: string; bytes: number } | undefined;
-    if (config.pdf !== false) {
-      const options = config.pdf === true ? pdfOptions.parse({}) : config.pdf;
-      const executablePath = await findChromium(
-        config.chromium_path === undefined ? undefined : ctx.resolvePath(config.chromium_path),
-        process.env,
-        config.output.pdf,
-        htmlFile.shown,
-      );
+    const executablePath =
+      config.pdf === false
+        ? undefined
+        : await findChromium(
+            config.chromium_path === undefined ? undefined : ctx.resolvePath(config.chromium_path),
+            process.env,
+            config.output.pdf,
+            htmlFile.shown,
+          ).catch((error: unknown) => {
+            // pdf: auto makes the PDF a bonus: a machine without Chromium still gets the HTML report.
+            if (config.pdf !== 'auto' || !(error instanceof PwError)) throw error;
+            const warning = `${config.output.pdf} skipped: no Chromium found (pdf: auto); install it with apt-get install chromium`;
+            ctx.log.warn(warning);
+            warnings.push(warning);
+            return undefined;
+          });
+    if (executablePath !== undefined && config.pdf !== false) {
+      const options = config.pdf === true || config.pdf === 'auto' ? pdfOptions.parse({}) : config.pdf;
       let pdfMs = 0;
       pdfFile = await writeArtifact(ctx, config.output.pdf, 'application/pdf', async (temp) => {
         ({ ms: pdfMs } = await renderPdf({
