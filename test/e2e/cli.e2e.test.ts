@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
 import {
   assertExit,
   assertNoStackTrace,
@@ -152,6 +154,20 @@ function normaliseTimestamp(text: string): string {
   return `${match[1]} ${match[2]}`;
 }
 
+const WEEKLY_STEPS = [
+  'export',
+  'export_csv',
+  'export_summary',
+  'hourly',
+  'mail',
+  'quality',
+  'readings',
+  'report',
+  'summary',
+  'temperature_chart',
+  'worst_hours',
+];
+
 describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () => {
   let root: string;
   let project: string;
@@ -198,10 +214,11 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
     assertNoStackTrace(again, 'init into a non-empty folder');
   });
 
-  it('validate lists both pipelines and exits 0', async () => {
+  it('validate lists the demo pipelines and exits 0', async () => {
     const result = await runCli(['validate'], { cwd: project });
     assertExit(result, 0, 'validate');
-    assert.match(result.stdout, /^ok\s+weekly-temperature \(7 steps\)/m);
+    assert.match(result.stdout, /^ok\s+weekly-temperature \(11 steps\)/m);
+    assert.match(result.stdout, /^ok\s+weekly-sales \(8 steps\)/m);
     assert.match(result.stdout, /^ok\s+sensor-documents \(4 steps\)/m);
 
     const json = await runCli(['validate', '--json'], { cwd: project });
@@ -213,18 +230,11 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
     assert.equal(payload.ok, true);
     assert.deepEqual(payload.pipelines.map((pipeline) => pipeline.id).sort(), [
       'sensor-documents',
+      'weekly-sales',
       'weekly-temperature',
     ]);
     const weekly = payload.pipelines.find((pipeline) => pipeline.id === 'weekly-temperature');
-    assert.deepEqual(weekly?.steps.map((step) => step.id).sort(), [
-      'export',
-      'export_csv',
-      'export_summary',
-      'hourly',
-      'quality',
-      'readings',
-      'summary',
-    ]);
+    assert.deepEqual(weekly?.steps.map((step) => step.id).sort(), WEEKLY_STEPS);
   });
 
   it('run weekly-temperature succeeds and lists its outputs', async () => {
@@ -264,15 +274,7 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
     assert.equal(shown.id, run.id);
     assert.equal(shown.status, 'succeeded');
     const steps = new Map(shown.steps.map((step) => [step.step, step]));
-    assert.deepEqual([...steps.keys()].sort(), [
-      'export',
-      'export_csv',
-      'export_summary',
-      'hourly',
-      'quality',
-      'readings',
-      'summary',
-    ]);
+    assert.deepEqual([...steps.keys()].sort(), WEEKLY_STEPS);
     for (const step of shown.steps) {
       assert.equal(step.status, 'succeeded', `step ${step.step}: ${JSON.stringify(step)}`);
       assert.equal(step.attempt, 1, `step ${step.step} ran once`);
@@ -322,6 +324,55 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
       rejectsText,
       new RegExp(`temperature_probe1\\.csv,${errLine},`),
       `rejects name line ${errLine} of temperature_probe1.csv:\n${rejectsText}`,
+    );
+  });
+
+  it('the weekly report: chart, HTML report with the figures, and an e-mail in outbox/ with the CSV attached', async () => {
+    const shown = await showRun(project, run.id);
+    const artifact = (step: string, name: string) =>
+      shown.artifacts.find((candidate) => candidate.step === step && candidate.name === name);
+    for (const [step, name] of [
+      ['temperature_chart', 'temperature_chart.svg'],
+      ['temperature_chart', 'temperature_chart.png'],
+      ['report', 'report.html'],
+    ] as const) {
+      assert.ok(artifact(step, name), `${step}/${name} in ${JSON.stringify(shown.artifacts)}`);
+    }
+    // The figures the report shows, computed here from the exported CSV of the same run.
+    const [figures] = await duckQuery(
+      `SELECT round(avg(temp_c), 1) AS mean, count(*) FILTER (WHERE outside_band) AS outside
+       FROM read_csv(${sqlString(join(project, 'out', `hourly_${localDate(run.scheduled_for, 'Europe/Berlin')}.csv`))})`,
+    );
+    const html = await readFile(artifact('report', 'report.html')?.path ?? '', 'utf8');
+    assert.ok(
+      html.includes(`${Number(figures?.mean).toFixed(1)} °C`),
+      `mean ${String(figures?.mean)} in the report`,
+    );
+    assert.match(html, new RegExp(`>${String(figures?.outside)}<`), 'hours outside the band in the report');
+    assert.doesNotMatch(html, /(src|href)="https?:/, 'self-contained');
+
+    const outbox = await listFiles(join(project, 'outbox'));
+    assert.deepEqual(outbox, [`${run.id}-mail-1.eml`]);
+    const mail = await simpleParser(await readFile(join(project, 'outbox', outbox[0] ?? '')), {
+      keepCidLinks: true,
+    });
+    assert.equal(
+      mail.subject,
+      `Weekly temperature report, ${localDate(run.scheduled_for, 'Europe/Berlin', '-')}`,
+    );
+    const csvName = `hourly_${localDate(run.scheduled_for, 'Europe/Berlin')}.csv`;
+    const csv = mail.attachments.find((attachment) => attachment.filename === csvName);
+    assert.ok(
+      csv,
+      `the CSV is attached: ${mail.attachments.map((attachment) => attachment.filename).join(', ')}`,
+    );
+    assert.deepEqual(csv.content, await readFile(join(project, 'out', csvName)));
+    const inline = mail.attachments.filter((attachment) => attachment.contentDisposition === 'inline');
+    assert.ok(
+      inline.some(
+        (image) => image.contentType === 'image/png' && String(mail.html).includes(`cid:${image.cid}`),
+      ),
+      'the chart is an inline PNG the HTML refers to',
     );
   });
 
@@ -566,5 +617,40 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
     assertExit(outside, 2, 'validate outside a project');
     assert.match(outside.stderr, /PW_PROJECT_NOT_FOUND/);
     assertNoStackTrace(outside, 'validate outside a project');
+  });
+
+  it('run weekly-sales reads the shop database and sums revenue per category as the database does', async () => {
+    const result = await runCli(['run', 'weekly-sales'], { cwd: project });
+    assertExit(result, 0, 'run weekly-sales');
+    const sales = (await listRuns(project)).find((candidate) => candidate.pipeline === 'weekly-sales');
+    assert.ok(sales);
+    // The same week, read straight from SQLite.
+    const shop = new Database(join(project, 'data', 'shop.sqlite'), { readonly: true });
+    const expected = shop
+      .prepare(
+        `SELECT p.category, count(DISTINCT o.id) AS orders, sum(i.quantity) AS units,
+                printf('%.2f', sum(i.quantity * i.unit_price)) AS revenue
+         FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+         WHERE o.status = 'paid'
+           AND o.ordered_at >= (SELECT datetime(max(ordered_at), 'start of day', '-6 days') FROM orders)
+         GROUP BY p.category ORDER BY sum(i.quantity * i.unit_price) DESC`,
+      )
+      .all() as { category: string; orders: number; units: number; revenue: string }[];
+    shop.close();
+    assert.equal(expected.length, 5);
+    const csv = (
+      await readFile(
+        join(project, 'out', `sales_by_category_${localDate(sales.scheduled_for, 'Europe/Berlin', '-')}.csv`),
+        'utf8',
+      )
+    )
+      .trim()
+      .split('\n');
+    assert.deepEqual(csv, [
+      'category,orders,units,revenue',
+      ...expected.map((row) => `${row.category},${row.orders},${row.units},${row.revenue}`),
+    ]);
+    const mails = (await listFiles(join(project, 'outbox'))).filter((file) => file.startsWith(sales.id));
+    assert.equal(mails.length, 1);
   });
 });
