@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { SpecError, type SpecIssue } from '../errors/pw-error.js';
 import { parsePipeline, validatePipeline, type ValidateOptions } from './validate.js';
 import { fakeRegistry } from './fake-steps.fixture.js';
+import { builtinRegistry } from '../../steps/builtin.js';
 
 const FILE = 'pipelines/daily.yaml';
 
@@ -487,4 +488,29 @@ test('duplicate YAML keys are reported together with the schema problems of the 
   ]);
   assert.deepEqual(summary(issues), ['2:10 PW_SPEC_DURATION timeout', '6:5 PW_YAML_SYNTAX ']);
   assert.equal(issues[1]?.message, "Duplicate key 'uses' (first defined on line 5)");
+});
+
+test('a list entry that may be a name or a mapping: the mapping branch reports its own problem', () => {
+  // `datasets` of the report step takes ids or { id, totals, … }; the problem is inside the mapping,
+  // so "expected a string" would send the author the wrong way.
+  const result = validatePipeline(
+    [
+      'id: daily',
+      'steps:',
+      '  - id: hourly',
+      '    uses: sql',
+      '    with: { query: select 1 AS n }',
+      '  - id: report',
+      '    uses: report',
+      '    with:',
+      '      datasets:',
+      '        - { id: hourly, totals: "n:sum" }',
+    ].join('\n'),
+    FILE,
+    builtinRegistry(),
+  );
+  assert.equal(result.ok, false);
+  const issues = result.ok ? [] : result.issues;
+  assert.deepEqual(summary(issues), ['10:33 PW_SPEC_TYPE steps[1].with.datasets[0].totals']);
+  assert.equal(issues[0]?.expected, 'a mapping (key: value pairs)');
 });

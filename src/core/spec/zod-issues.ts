@@ -288,8 +288,13 @@ export function zodIssuesToSpecIssues(issues: readonly ZodIssue[], context: Issu
             branch.length === 1 && branch[0]!.code === 'invalid_type' && branch[0]!.path.length === 0,
         );
         if (!simple && branches.length > 0) {
-          // The branch that got furthest is the one the user was writing.
-          const closest = [...branches].sort((a, b) => a.length - b.length)[0]!;
+          // The branch the user was writing: one whose type the value has (its problems lie deeper
+          // than a type mismatch of the whole value), then the one with the fewest problems.
+          const wrongType = (branch: (typeof branches)[number]): number =>
+            branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0) ? 1 : 0;
+          const closest = [...branches].sort(
+            (a, b) => wrongType(a) - wrongType(b) || a.length - b.length,
+          )[0]!;
           for (const inner of closest) visit(inner, local);
           return;
         }
