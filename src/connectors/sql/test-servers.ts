@@ -9,13 +9,10 @@
  * missing server skips its tests, saying so; under CI=true it fails them.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
+import type { SelfSignedCertificate } from '../../testing/self-signed-certificate.js';
 import { after, type TestContext } from 'node:test';
 import mariadb, { type Connection as MariadbConnection } from 'mariadb';
 import pg from 'pg';
@@ -211,46 +208,8 @@ export function silentServer(): Promise<FakeServer> {
   return listen(createServer(), sockets);
 }
 
-export interface SelfSignedCertificate {
-  cert: string;
-  key: string;
-  /** The certificate as a file, for `ssl.ca_file`. */
-  certFile: string;
-}
-
 /** A self-signed certificate for 127.0.0.1 and localhost, or why none can be made. */
-export function selfSignedCertificate(): SelfSignedCertificate | string {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-sqlt-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch (error) {
-    return `openssl could not make a test certificate: ${(error as Error).message}`;
-  }
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile };
-}
+export { trySelfSignedCertificate as selfSignedCertificate } from '../../testing/self-signed-certificate.js';
 
 /**
  * A PostgreSQL look-alike that answers the client's SSLRequest with 'S' and completes TLS with a

@@ -4,12 +4,9 @@
  * every accepted message parsed with mailparser. Faults are planned per DATA command: answer 451 or
  * 550, or drop the connection in the middle of the message. A helper for tests, not part of the engine.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+import { selfSignedCertificate } from '../../testing/self-signed-certificate.js';
 import { simpleParser, type ParsedMail } from 'mailparser';
 
 export interface ReceivedMessage {
@@ -40,51 +37,12 @@ export interface TestSmtpServer {
   close(): Promise<void>;
 }
 
-let certificate: { dir: string; key: Buffer; cert: Buffer; certFile: string } | undefined;
-
-/** A self-signed certificate for localhost and 127.0.0.1, made once per test process. */
-export function testCertificate(): { key: Buffer; cert: Buffer; certFile: string } {
-  if (certificate === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-smtp-cert-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    certificate = {
-      dir,
-      key: readFileSync(join(dir, 'key.pem')),
-      cert: readFileSync(join(dir, 'cert.pem')),
-      certFile: join(dir, 'cert.pem'),
-    };
-    const created = certificate.dir;
-    process.once('exit', () => rmSync(created, { recursive: true, force: true }));
-  }
-  return certificate;
-}
-
 export async function startTestSmtpServer(
   options: { user?: string; password?: string; implicitTls?: boolean } = {},
 ): Promise<TestSmtpServer> {
   const user = options.user ?? 'reporter';
   const password = options.password ?? 'correct horse battery staple';
-  const { key, cert, certFile } = testCertificate();
+  const { key, cert, certFile } = selfSignedCertificate();
   const state: Omit<TestSmtpServer, 'host' | 'port' | 'close'> = {
     caFile: certFile,
     received: [],
