@@ -17,20 +17,23 @@ export function isFinished(status: RunStatus): boolean {
   return FINISHED.includes(status);
 }
 
+/** Why a finished run cannot be cancelled (also said by the CLI for a run on a remote server). */
+export function alreadyFinished(run: { id: string; status: RunStatus }): PwError {
+  return new PwError(
+    'PW_USAGE',
+    `Run ${run.id} already finished (${run.status}); there is nothing to cancel`,
+    {
+      hint:
+        run.status === 'succeeded'
+          ? 'Only queued or running runs can be cancelled.'
+          : `Queue it again with \`pipewright retry ${run.id}\`.`,
+    },
+  );
+}
+
 /** Cancels a queued run or asks the worker of a running one to stop; returns the run as it is now. */
 export async function cancelRun(store: StateStore, run: RunRecord, at: Date): Promise<RunRecord> {
-  if (isFinished(run.status)) {
-    throw new PwError(
-      'PW_USAGE',
-      `Run ${run.id} already finished (${run.status}); there is nothing to cancel`,
-      {
-        hint:
-          run.status === 'succeeded'
-            ? 'Only queued or running runs can be cancelled.'
-            : `Queue it again with \`pipewright retry ${run.id}\`.`,
-      },
-    );
-  }
+  if (isFinished(run.status)) throw alreadyFinished(run);
   const updated = await store.requestCancel(run.id, at);
   if (!updated) {
     throw new PwError('PW_RUN_NOT_FOUND', `No run has the id '${run.id}'`, {

@@ -7,8 +7,7 @@ import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { withProjectStore } from '../project-session.js';
 import { resolveRun } from '../resolve-run.js';
-import { cancelRun, isFinished } from '../../scheduler/run-control.js';
-import { PwError } from '../../core/errors/pw-error.js';
+import { alreadyFinished, cancelRun, isFinished } from '../../scheduler/run-control.js';
 import type { RunStatus } from '../../store/state-store.js';
 import type { RunJson } from '../json-output.js';
 import { connect } from '../remote/connection.js';
@@ -34,18 +33,4 @@ export async function cancelCommand(globals: GlobalOptions, runId: string): Prom
           `Follow it with: pipewright show ${updated.id}\n${updated.status} (cancel requested)\n`,
   );
   return EXIT.ok;
-}
-
-/** What cancelRun (scheduler/run-control.ts) throws for a finished run, for the remote path. */
-function alreadyFinished(run: RunJson): PwError {
-  return new PwError(
-    'PW_USAGE',
-    `Run ${run.id} already finished (${run.status}); there is nothing to cancel`,
-    {
-      hint:
-        run.status === 'succeeded'
-          ? 'Only queued or running runs can be cancelled.'
-          : `Queue it again with \`pipewright retry ${run.id}\`.`,
-    },
-  );
 }
