@@ -4,11 +4,23 @@
  * The OpenAPI document is generated from these schemas.
  */
 import { z } from 'zod';
-import { artifactToJson, logEntryToJson, runToJson, stepAttemptToJson } from '../cli/json-output.js';
+import {
+  artifactToJson,
+  deliveryToJson,
+  logEntryToJson,
+  runToJson,
+  stepAttemptToJson,
+} from '../cli/json-output.js';
 import { nextSlots } from '../scheduler/cron-slots.js';
 import { describeSchedule } from '../scheduler/describe-schedule.js';
 import type { SyncedPipeline } from '../scheduler/definitions.js';
-import type { ArtifactRecord, PipelineState, RunRecord, StepAttemptRecord } from '../store/state-store.js';
+import type {
+  ArtifactRecord,
+  DeliveryRecord,
+  PipelineState,
+  RunRecord,
+  StepAttemptRecord,
+} from '../store/state-store.js';
 
 const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
@@ -69,9 +81,24 @@ export const artifactSchema = z.object({
   download: z.string().nullable().describe('Where to download it; null once deleted by retention.'),
 });
 
+export const deliverySchema = z.object({
+  id: z.number(),
+  step: z.string().nullable().describe('The step that sent it; null for a notification.'),
+  event: z.enum(['step', 'on_failure', 'on_success', 'expect']),
+  kind: z.enum(['email', 'webhook']),
+  target: z.string().describe('Recipients, or the URL without query string (secrets masked).'),
+  subject: z.string().nullable(),
+  message_id: z.string().nullable(),
+  status: z.enum(['sent', 'outbox', 'failed']),
+  attempts: z.number(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+});
+
 export const runDetailSchema = runSchema.extend({
   steps: z.array(stepAttemptSchema),
   artifacts: z.array(artifactSchema),
+  deliveries: z.array(deliverySchema).describe('E-mails and webhooks sent (or tried) by the run.'),
 });
 
 export const runPageSchema = z.object({
@@ -162,9 +189,22 @@ export function artifactJson(artifact: ArtifactRecord) {
   return { id: artifact.id ?? null, ...artifactToJson(artifact), download };
 }
 
-export function runDetailJson(run: RunRecord, steps: StepAttemptRecord[], artifacts: ArtifactRecord[]) {
-  return { ...runToJson(run), steps: steps.map(stepAttemptToJson), artifacts: artifacts.map(artifactJson) };
+export function runDetailJson(
+  run: RunRecord,
+  steps: StepAttemptRecord[],
+  artifacts: ArtifactRecord[],
+  deliveries: DeliveryRecord[],
+) {
+  return {
+    ...runToJson(run),
+    steps: steps.map(stepAttemptToJson),
+    artifacts: artifacts.map(artifactJson),
+    deliveries: deliveries.map(deliveryToJson),
+  };
 }
+
+/** A delivery as the API sends it: the CLI's `show --json` shape. */
+export const deliveryJson = deliveryToJson;
 
 /** A log line as the API sends it: the CLI's `logs --json` shape. */
 export const logJson = logEntryToJson;

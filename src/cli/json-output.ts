@@ -1,6 +1,12 @@
 /** Stable JSON shapes for `--json` output (snake_case, ISO times), shared by every command. */
 import { isOrphaned } from './run-liveness.js';
-import type { ArtifactRecord, RunRecord, StepAttemptRecord, StoredLogEntry } from '../store/state-store.js';
+import type {
+  ArtifactRecord,
+  DeliveryRecord,
+  RunRecord,
+  StepAttemptRecord,
+  StoredLogEntry,
+} from '../store/state-store.js';
 
 const iso = (date: Date | undefined) => date?.toISOString() ?? null;
 
@@ -62,11 +68,33 @@ export function artifactToJson(artifact: ArtifactRecord) {
   };
 }
 
+export function deliveryToJson(delivery: DeliveryRecord) {
+  return {
+    id: delivery.id,
+    step: delivery.stepId ?? null,
+    event: delivery.event,
+    kind: delivery.kind,
+    target: delivery.target,
+    subject: delivery.subject ?? null,
+    message_id: delivery.messageId ?? null,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    error: delivery.error ?? null,
+    created_at: delivery.createdAt.toISOString(),
+  };
+}
+
 /** The JSON shapes above, which the REST API answers too: the remote CLI prints them as local ones. */
 export type RunJson = ReturnType<typeof runToJson>;
 export type StepAttemptJson = ReturnType<typeof stepAttemptToJson>;
 export type ArtifactJson = ReturnType<typeof artifactToJson>;
-export type RunDetailJson = RunJson & { steps: StepAttemptJson[]; artifacts: ArtifactJson[] };
+export type DeliveryJson = ReturnType<typeof deliveryToJson>;
+export type RunDetailJson = RunJson & {
+  steps: StepAttemptJson[];
+  artifacts: ArtifactJson[];
+  /** E-mails and webhooks the run's steps and notifications sent, or tried to. */
+  deliveries: DeliveryJson[];
+};
 
 export function logEntryToJson(entry: StoredLogEntry) {
   return {

@@ -94,6 +94,21 @@ export function renderRunDetail(detail: RunDetailJson, style: Style, notes: RunD
       ]),
     );
   }
+  const deliveries = detail.deliveries ?? [];
+  if (deliveries.length > 0) {
+    text += `\nDeliveries\n`;
+    text += renderTable(
+      ['FROM', 'KIND', 'STATUS', 'TO', 'SUBJECT', 'NOTE'],
+      deliveries.map((delivery) => [
+        delivery.step ?? delivery.event,
+        delivery.kind,
+        delivery.status === 'failed' ? style.red(delivery.status) : delivery.status,
+        delivery.target,
+        delivery.subject ?? '',
+        (delivery.error ?? '').split('\n')[0]?.slice(0, 100) ?? '',
+      ]),
+    );
+  }
   return text;
 }
 

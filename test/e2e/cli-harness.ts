@@ -257,7 +257,16 @@ export interface ArtifactJson {
   bytes: number;
 }
 
-export type ShowJson = RunJson & { steps: StepJson[]; artifacts: ArtifactJson[] };
+export interface DeliveryJson {
+  step: string | null;
+  event: string;
+  kind: 'email' | 'webhook';
+  target: string;
+  subject: string | null;
+  status: 'sent' | 'outbox' | 'failed';
+  error: string | null;
+}
+export type ShowJson = RunJson & { steps: StepJson[]; artifacts: ArtifactJson[]; deliveries: DeliveryJson[] };
 
 export async function listRuns(cwd: string): Promise<RunJson[]> {
   const result = await runCli(['runs', '--json'], { cwd });

@@ -353,6 +353,17 @@ describe('pipewright CLI end to end (demo project)', { timeout: 240_000 }, () =>
 
     const outbox = await listFiles(join(project, 'outbox'));
     assert.deepEqual(outbox, [`${run.id}-mail-1.eml`]);
+    // show records the message in the run's deliveries.
+    assert.deepEqual(
+      shown.deliveries.map((delivery) => [delivery.step, delivery.kind, delivery.status, delivery.target]),
+      [['mail', 'email', 'outbox', 'facilities@example.com']],
+    );
+    const text = await runCli(['show', run.id], { cwd: project });
+    assert.match(text.stdout, /^Deliveries\n/m);
+    assert.match(
+      text.stdout,
+      /^mail\s+email\s+outbox\s+facilities@example\.com\s+Weekly temperature report/m,
+    );
     const mail = await simpleParser(await readFile(join(project, 'outbox', outbox[0] ?? '')), {
       keepCidLinks: true,
     });

@@ -7,11 +7,13 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { PwError } from '../../core/errors/pw-error.js';
 import { retryRun } from '../../scheduler/run-control.js';
-import type { DeliveryRecord, RunFilter, RunRecord } from '../../store/state-store.js';
+import type { RunFilter, RunRecord } from '../../store/state-store.js';
 import type { RouteContext } from '../app.js';
 import { defineRoute } from '../route.js';
 import {
   problemSchema,
+  deliveryJson,
+  deliverySchema,
   runDetailJson,
   runDetailSchema,
   runJson,
@@ -20,37 +22,7 @@ import {
   runSchema,
 } from '../schemas.js';
 
-// ---- deliveries of a run (GET /api/runs/:id/deliveries) ----
-const deliverySchema = z.object({
-  id: z.number(),
-  step: z.string().nullable().describe('The step that sent it; null for a notification.'),
-  event: z.enum(['step', 'on_failure', 'on_success', 'expect']),
-  kind: z.enum(['email', 'webhook']),
-  target: z.string().describe('Recipients, or the URL without query string (secrets masked).'),
-  subject: z.string().nullable(),
-  message_id: z.string().nullable(),
-  status: z.enum(['sent', 'outbox', 'failed']),
-  attempts: z.number(),
-  error: z.string().nullable(),
-  created_at: z.string(),
-});
 const deliveryListSchema = z.object({ deliveries: z.array(deliverySchema) });
-
-function deliveryJson(record: DeliveryRecord): z.infer<typeof deliverySchema> {
-  return {
-    id: record.id,
-    step: record.stepId ?? null,
-    event: record.event,
-    kind: record.kind,
-    target: record.target,
-    subject: record.subject ?? null,
-    message_id: record.messageId ?? null,
-    status: record.status,
-    attempts: record.attempts,
-    error: record.error ?? null,
-    created_at: record.createdAt.toISOString(),
-  };
-}
 
 export const runNotFound = (id: string) =>
   new PwError('PW_RUN_NOT_FOUND', `No run has the id '${id}'`, { hint: 'GET /api/runs lists runs.' });
@@ -133,16 +105,17 @@ export function runRoutes(context: RouteContext) {
     defineRoute({
       method: 'GET',
       url: '/api/runs/:id',
-      summary: 'One run with its step attempts and artifacts',
+      summary: 'One run with its step attempts, artifacts and deliveries',
       scope: 'read',
       responses: [{ status: 200, description: 'The run', schema: runDetailSchema }, notFoundDoc],
       handler: async ({ params }) => {
         const run = await getRun(params.id ?? '');
-        const [steps, artifacts] = await Promise.all([
+        const [steps, artifacts, deliveries] = await Promise.all([
           store.listStepAttempts(run.id),
           store.listArtifacts(run.id),
+          store.listDeliveries({ runId: run.id, limit: 1000 }),
         ]);
-        return runDetailJson(run, steps, artifacts);
+        return runDetailJson(run, steps, artifacts, deliveries);
       },
     }),
     defineRoute({

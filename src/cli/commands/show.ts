@@ -4,7 +4,13 @@ import type { GlobalOptions } from '../main.js';
 import { withProjectStore } from '../project-session.js';
 import { EXIT } from '../exit-codes.js';
 import { resolveRun } from '../resolve-run.js';
-import { artifactToJson, runToJson, stepAttemptToJson, type RunDetailJson } from '../json-output.js';
+import {
+  artifactToJson,
+  deliveryToJson,
+  runToJson,
+  stepAttemptToJson,
+  type RunDetailJson,
+} from '../json-output.js';
 import { styleFor } from '../style.js';
 import { orphanNote } from '../run-liveness.js';
 import { renderRunDetail, runDetailOutput, type RunDetailNotes } from '../run-view.js';
@@ -23,10 +29,12 @@ export async function showCommand(
         const run = await resolveRun(store, idOrPrefix);
         const attempts = await store.listStepAttempts(run.id);
         const artifacts = await store.listArtifacts(run.id);
+        const deliveries = await store.listDeliveries({ runId: run.id, limit: 1000 });
         const detail: RunDetailJson = {
           ...runToJson(run),
           steps: attempts.map(stepAttemptToJson),
           artifacts: artifacts.map(artifactToJson),
+          deliveries: deliveries.map(deliveryToJson),
         };
         const notes: RunDetailNotes = {
           workspaceExists: run.workspace === undefined ? undefined : existsSync(run.workspace),

@@ -56,7 +56,7 @@ export function remoteRunLookup(client: ApiClient): RunLookup<RunDetailJson> {
       const recent = await listRemoteRuns(client, { limit: PREFIX_SCAN });
       const ids = recent.filter((run) => run.id.startsWith(prefix)).slice(0, limit);
       // The detail of the one match, as getRun answers it; several are only listed.
-      if (ids.length !== 1) return ids.map((run) => ({ ...run, steps: [], artifacts: [] }));
+      if (ids.length !== 1) return ids.map((run) => ({ ...run, steps: [], artifacts: [], deliveries: [] }));
       const only = await getRun(ids[0]?.id ?? '');
       return only === undefined ? [] : [only];
     },
