@@ -11,6 +11,12 @@ import { webhookStep } from './deliver/webhook.js';
 import { sqlQueryStep } from './extract/sql-query.js';
 import { sqlLoadStep } from './load/sql-load.js';
 import { sqlExecStep } from './transform/sql-exec.js';
+import { sftpGetStep } from './extract/sftp-get.js';
+import { sftpPutStep } from './load/sftp-put.js';
+import { storagePutStep } from './storage/storage-put.js';
+import { storageGetStep } from './storage/storage-get.js';
+import { storageListStep } from './storage/storage-list.js';
+import { storageDeleteStep } from './storage/storage-delete.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -25,5 +31,11 @@ export function builtinRegistry(): StepRegistry {
     sqlQueryStep,
     sqlLoadStep,
     sqlExecStep,
+    sftpGetStep,
+    sftpPutStep,
+    storagePutStep,
+    storageGetStep,
+    storageListStep,
+    storageDeleteStep,
   ]);
 }

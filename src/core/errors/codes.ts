@@ -121,6 +121,35 @@ export const ERROR_CODES = {
     kind: 'operational',
     title: 'A database statement failed for a passing reason (deadlock, serialization failure, lock timeout)',
   },
+  // ---- object storage (storage.put, storage.get, storage.list, storage.delete) ----
+  PW_STORAGE_BUCKET: { kind: 'user', title: 'An S3 bucket that a storage connection names does not exist' },
+  PW_STORAGE_AUTH: { kind: 'user', title: 'An object store refused the credentials or access to the bucket' },
+  PW_STORAGE_REQUEST: { kind: 'user', title: 'An object store refused a request (HTTP 4xx other than auth)' },
+  PW_STORAGE_UNAVAILABLE: {
+    kind: 'operational',
+    title: 'An object store could not be reached or failed for a passing reason (nothing partial is visible)',
+  },
+  PW_STORAGE_CHECKSUM: {
+    kind: 'operational',
+    title: 'The bytes of an uploaded or downloaded object do not match their checksum',
+  },
+  // ---- SFTP (sftp.get, sftp.put) ----
+  PW_SFTP_UNREACHABLE: {
+    kind: 'operational',
+    title: 'An SFTP server cannot be reached (refused, no SSH handshake in time, connection lost)',
+  },
+  PW_SFTP_AUTH: {
+    kind: 'user',
+    title: 'An SFTP server refused the login, or the private key cannot be used',
+  },
+  PW_SFTP_HOST_KEY: {
+    kind: 'user',
+    title: "An SFTP server's host key does not match the pinned fingerprint (connection refused)",
+  },
+  PW_SFTP_REMOTE: {
+    kind: 'user',
+    title: 'A remote file operation failed (no such file, permission denied, incomplete transfer)',
+  },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 
