@@ -4,7 +4,6 @@
  * cloned from a template migrated once per test file. Importing this module registers the clean-up of
  * both with the importing test file; it is a helper for tests, not part of the store.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { openPostgresStore } from './postgres/open-postgres-store.js';
 import { normalizeDriverError, redactPostgresUrl } from './postgres/postgres-dialect.js';
 import { openSqliteStore } from './sqlite/open-sqlite-store.js';
 import type { StateStore } from './state-store.js';
+import { skipOrFailInCI } from '../testing/require-service.js';
 
 export interface AdapterFactory {
   name: string;
@@ -151,9 +151,7 @@ export const postgres = await PostgresTestServer.connect(PG_ADMIN_URL);
 
 /** Outside CI a missing server skips the PostgreSQL suites, saying so; under CI it fails them. */
 export function reportPostgresUnavailable(t: TestContext, reason: string): void {
-  if (process.env.CI === 'true') assert.fail(`PostgreSQL is required when CI=true: ${reason}`);
-  console.log(`# skipping postgres: ${reason}`);
-  t.skip(reason);
+  skipOrFailInCI(t, 'PostgreSQL', reason);
 }
 
 let postgresDatabase = '';

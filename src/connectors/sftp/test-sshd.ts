@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
+import { skipOrFailInCI } from '../../testing/require-service.js';
 
 const run = promisify(execFile);
 export const SSHD = process.env.PIPEWRIGHT_TEST_SSHD ?? '/usr/sbin/sshd';
@@ -205,8 +206,6 @@ async function waitForBanner(port: number, child: ChildProcess, timeoutMs: numbe
 /** Skips (outside CI) or fails (CI=true) a test when sshd is missing. */
 export function requireSshd(t: TestContext, server: SshServer | string): server is SshServer {
   if (typeof server !== 'string') return true;
-  if (process.env.CI === 'true') assert.fail(`OpenSSH sshd is required when CI=true: ${server}`);
-  console.log(`# skipping SFTP tests: ${server}`);
-  t.skip(server);
+  skipOrFailInCI(t, 'OpenSSH sshd', server);
   return false;
 }

@@ -8,7 +8,6 @@
  * and MariaDB at PIPEWRIGHT_TEST_MARIADB_URL (default mariadb://root@127.0.0.1:3306). Outside CI a
  * missing server skips its tests, saying so; under CI=true it fails them.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -16,6 +15,7 @@ import type { SelfSignedCertificate } from '../../testing/self-signed-certificat
 import { after, type TestContext } from 'node:test';
 import mariadb, { type Connection as MariadbConnection } from 'mariadb';
 import pg from 'pg';
+import { skipOrFailInCI } from '../../testing/require-service.js';
 
 export const PG_ADMIN_URL =
   process.env.PIPEWRIGHT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -32,9 +32,7 @@ export function uniqueName(kind: string): string {
 /** Skips (outside CI) or fails (CI=true) a test whose server is missing. */
 export function requireServer<T>(t: TestContext, server: T | string, what: string): server is T {
   if (typeof server !== 'string') return true;
-  if (process.env.CI === 'true') assert.fail(`${what} is required when CI=true: ${server}`);
-  console.log(`# skipping ${what}: ${server}`);
-  t.skip(server);
+  skipOrFailInCI(t, what, server);
   return false;
 }
 
