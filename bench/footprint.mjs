@@ -34,6 +34,7 @@ import {
   ensureBuilt,
   fmt,
   machineInfo,
+  measure,
   markdownTable,
   median,
   note,
@@ -398,6 +399,11 @@ if (parts.has('idle')) {
     { name: 'serve, after the start-up demo run', kind: 'after-run' },
     { name: 'serve, restarted, no run since', kind: 'restart' },
     {
+      name: 'serve, restarted, no run since, PIPEWRIGHT_POLL_MS=50',
+      kind: 'restart',
+      env: { PIPEWRIGHT_POLL_MS: '50' },
+    },
+    {
       name: 'serve, after the start-up demo run, MALLOC_ARENA_MAX=2',
       kind: 'after-run',
       env: { MALLOC_ARENA_MAX: '2' },
@@ -562,12 +568,31 @@ if (parts.has('imports')) {
     }
   });
   const results = new Map(entries.map((entry) => [entry.name, []]));
-  await quietCores();
-  const window = cpuWindow();
   for (let rep = 0; rep < options['import-reps']; rep += 1) {
     for (const entry of entries) {
-      await quietCores();
-      results.get(entry.name).push(probeImport(entry));
+      const probe = await quietly(`import ${rep + 1}/${options['import-reps']} ${entry.name}`, async () => {
+        await quietCores();
+        // lib.mjs's measure(): the CPU other processes used while this child ran.
+        const measured = await measure({
+          node: true,
+          args: [
+            '--expose-gc',
+            '--input-type=module',
+            '-e',
+            IMPORT_PROBE,
+            JSON.stringify([entry.specifier, entry.extra, entry.also]),
+          ],
+        });
+        if (measured.code !== 0)
+          throw new Error(`importing ${entry.name} failed:\n${measured.stderr.slice(-2000)}`);
+        const result = JSON.parse(measured.stdout);
+        return {
+          ...result,
+          noiseCores: measured.noiseCores ?? 0,
+          summary: `VmRSS ${mib(result.rssKiB / 1024)}, import ${ms(result.importMs)}`,
+        };
+      });
+      results.get(entry.name).push(probe);
     }
   }
   const base = median(results.get(IMPORTS[0].name).map((r) => r.rssKiB)) / 1024;
@@ -581,19 +606,27 @@ if (parts.has('imports')) {
       mib(median(r.map((x) => x.heapUsed)) / 2 ** 20),
       entry.specifier ? ms(median(r.map((x) => x.importMs)), 0) : '—',
       entry.extra ? ms(median(r.map((x) => x.extraMs)), 1) : '',
+      disturbance(r),
     ];
   });
   const modules = await loadedModules();
-  const cpu = window.finish();
   out.push(
     '## Where memory and start time go: one fresh process per import',
     '',
     `Each row is a new \`node --expose-gc\` process that imports only that module (with its dependencies), waits, runs a GC and reads VmRSS; ` +
-      `median of ${options['import-reps']} processes. Rows overlap (a dist/ module includes the packages it imports), so deltas do not add up. ` +
-      `The machine was ${cpu.noiseCores > options.noise ? 'busy' : 'quiet'} (others ${fmt(cpu.noiseCores)} cores on average).`,
+      `median of ${options['import-reps']} processes (started with the rusage preload of lib.mjs, which every row including the first pays). ` +
+      'Rows overlap (a dist/ module includes the packages it imports), so deltas do not add up.',
     '',
     markdownTable(
-      ['import', 'VmRSS after GC', 'over bare node', 'V8 heap used', 'import time', 'opening a database'],
+      [
+        'import',
+        'VmRSS after GC',
+        'over bare node',
+        'V8 heap used',
+        'import time',
+        'opening a database',
+        'others (cores, max)',
+      ],
       rows,
     ),
     '',
@@ -780,7 +813,7 @@ async function loadOnce(phase, context) {
 async function startLoadService(project, tokens, nodeArgs = []) {
   const service = startCli(['--project', project, 'serve', '--port', '0'], {
     nodeArgs: [...nodeArgs, '--import', MEMORY_PRELOAD],
-    env: { BENCH_MEMORY_FILE: join(work, `load-${process.pid}.json`) },
+    env: { BENCH_MEMORY_FILE: join(work, `load-${process.pid}.json`), BENCH_EVENT_LOOP: '1' },
   });
   const match = await service.waitFor(/http: (http:\/\/[^\s,]+)\/health/);
   const base = match[1];

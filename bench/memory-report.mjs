@@ -2,7 +2,7 @@
 // BENCH_MEMORY_FILE set. On SIGUSR2 it writes this process's memory as JSON to that file:
 // process.memoryUsage() (rss, V8 heap used/total, external, array buffers), V8's heap statistics, the
 // same after a full GC when node runs with --expose-gc, and the event-loop delay since the last report
-// (how long the main thread was blocked).
+// (how long the main thread was blocked) with BENCH_EVENT_LOOP=1.
 // With BENCH_TRACE_MODULES=1 it also records every ES module resolved (through a module hook, which runs
 // on its own thread and so costs memory: never combined with a memory measurement) and lists them,
 // with the CommonJS modules in require.cache, in the same file. Both variables are removed from the
@@ -15,8 +15,10 @@ import { getHeapStatistics } from 'node:v8';
 
 const target = process.env.BENCH_MEMORY_FILE;
 const trace = process.env.BENCH_TRACE_MODULES === '1';
+const watchLoop = process.env.BENCH_EVENT_LOOP === '1';
 delete process.env.BENCH_MEMORY_FILE;
 delete process.env.BENCH_TRACE_MODULES;
+delete process.env.BENCH_EVENT_LOOP;
 
 const esm = new Set();
 if (trace) {
@@ -27,9 +29,11 @@ if (trace) {
 }
 
 if (target) {
-  // How long the main thread was blocked (event-loop delay, 10 ms resolution) since the last report.
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  // With BENCH_EVENT_LOOP=1: how long the main thread was blocked (event-loop delay, 10 ms resolution)
+  // since the last report. Off otherwise: its timer wakes the process 100 times a second, which an
+  // idle-CPU figure would count.
+  const delay = watchLoop ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  delay?.enable();
   process.on('SIGUSR2', () => {
     const heap = getHeapStatistics();
     const memoryUsage = process.memoryUsage();
@@ -38,7 +42,7 @@ if (target) {
     const report = {
       memoryUsage,
       afterGc: globalThis.gc ? process.memoryUsage() : undefined,
-      eventLoopDelayMs: {
+      eventLoopDelayMs: delay && {
         p50: delay.percentile(50) / 1e6,
         p99: delay.percentile(99) / 1e6,
         max: delay.max / 1e6,
@@ -57,6 +61,6 @@ if (target) {
     } catch {
       // A missing report shows up as such in the benchmark; never disturb the process.
     }
-    delay.reset();
+    delay?.reset();
   });
 }
