@@ -15,6 +15,7 @@ import type { Project } from '../project/load-project.js';
 import type { RunRecord, StateStore } from '../store/state-store.js';
 import { createWorkerProject, type WorkerProject } from './worker-project.fixture.js';
 import { Worker, type WorkerOptions } from './worker.js';
+import { signallingQueuedRuns } from './queue-signal.js';
 
 /** Runs whose `hold` step should wait (until aborted) the first time it executes. */
 const holdOnce = new Set<string>();
@@ -278,6 +279,48 @@ describe('worker', () => {
       logs.some((message) => message.includes('run failed before its first step')),
       logs.join('\n'),
     );
+  });
+
+  it('an idle worker claims at once when nudged; runs queued through the signalling store nudge it', async () => {
+    // A store of its own: workers of earlier tests still poll the shared one.
+    const own = await createWorkerProject({ id: 'hold', step: holdStep });
+    const w = new Worker({ store: own.store, project: own.project, pollMs: 3_600_000, env: {} });
+    const queue = async (target: StateStore, id: string) => {
+      const now = new Date();
+      const run = await target.enqueueRun({
+        id,
+        pipelineId: 'p',
+        revision: 1,
+        status: 'queued',
+        trigger: 'manual:test',
+        params: {},
+        scheduledFor: now,
+        queuedAt: now,
+      });
+      assert.ok(run);
+      return run.id;
+    };
+    const succeeded = (id: string) => async () => (await own.store.getRun(id))?.status === 'succeeded';
+    try {
+      w.start();
+      // Its first claim finds nothing; the next poll is an hour away.
+      await delay(300);
+      const unseen = await queue(own.store, 'nudge-1');
+      await delay(500);
+      assert.equal((await own.store.getRun(unseen))?.status, 'queued');
+      w.nudge();
+      await until('the nudged run to succeed', succeeded(unseen));
+
+      await delay(300);
+      const announced = await queue(
+        signallingQueuedRuns(own.store, () => w.nudge()),
+        'nudge-2',
+      );
+      await until('the announced run to succeed', succeeded(announced));
+    } finally {
+      await w.stop();
+      await own.dispose();
+    }
   });
 
   it('stops promptly when idle', async () => {

@@ -3,7 +3,8 @@
  * lease, runs it with the definition revision it was queued with, and keeps the lease alive by
  * heartbeat while the run goes.
  *
- * - Idle, it polls the queue every `pollMs` (default 250 ms); it claims again as soon as a slot frees.
+ * - Idle, it polls the queue every `pollMs` (default 250 ms); it claims again as soon as a slot frees,
+ *   and at once when `nudge()` says a run was queued (`serve` does so for runs queued in its process).
  * - Heartbeat: every leaseMs/3 the lease is renewed. When renewal fails, the lease expired and the
  *   run was requeued for someone else: the run is aborted here without recording its end.
  * - Cancel: the run record is read every couple of seconds; `cancelRequestedAt` aborts the run's
@@ -101,6 +102,8 @@ export class Worker {
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A nudge that came while the loop was claiming: the claim may have missed that run, so claim again. */
+  private nudged = false;
   private lastRequeue = 0;
   private readonly settings: PipelineSettings;
 
@@ -123,6 +126,15 @@ export class Worker {
   /** Re-reads the pipelines' `max_active_runs` at the next claim (call when definitions changed). */
   refreshLimits(): void {
     this.settings.invalidate();
+  }
+
+  /**
+   * A run was just queued: claim now instead of at the next poll. Only a hint; a worker that is full
+   * ignores it until a slot frees, and runs queued elsewhere are still found by polling.
+   */
+  nudge(): void {
+    this.nudged = true;
+    if (this.active.size < this.concurrency) this.wakeUp?.();
   }
 
   /** How many runs this worker is executing now. */
@@ -176,6 +188,7 @@ export class Worker {
         continue;
       }
       let run: RunRecord | undefined;
+      this.nudged = false;
       try {
         await this.requeueExpired();
         const maxRunningPerPipeline = await this.settings.current();
@@ -202,7 +215,7 @@ export class Worker {
         claimFailingSince = undefined;
       }
       if (run) this.launch(run);
-      else await this.sleep(this.pollMs);
+      else if (!this.nudged) await this.sleep(this.pollMs);
     }
   }
 

@@ -11,6 +11,7 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { VERSION } from '../../version.js';
 import { startApiServer } from '../../api/server.js';
 import { DefinitionSync } from '../../scheduler/definitions.js';
+import { signallingQueuedRuns } from '../../scheduler/queue-signal.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
 import {
@@ -39,12 +40,14 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
   const shutdown = untilShutdownSignal();
   const log = consoleServiceLog('serve');
   try {
-    const session = await openServiceSession(globals);
+    const opened = await openServiceSession(globals);
+    const worker = createWorker(opened, concurrency, consoleServiceLog('worker'));
+    // The scheduler and the API share this process with the worker: runs they queue start at once.
+    const session = { ...opened, store: signallingQueuedRuns(opened.store, () => worker.nudge()) };
     const { project, store, settings, storeLabel } = session;
     try {
       const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
       let synced = false;
-      const worker = createWorker(session, concurrency, consoleServiceLog('worker'));
       // Listening first, so /health answers while the definitions load; /ready waits for them.
       const http = await startApiServer({
         host: options.host,
