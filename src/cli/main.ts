@@ -248,6 +248,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       set(await (await import('./commands/backfill.js')).backfillCommand(globals(), pipeline, options)),
     );
 
+  const importCommand = program.command('import').description('turn existing jobs into draft pipelines');
+  importCommand
+    .command('crontab')
+    .description('one draft pipeline (schedule + exec step) per crontab job; never overwrites a file')
+    .argument('[file]', 'the crontab file, or - for standard input', '-')
+    .option('--out <dir>', "where to write the drafts (default: the project's pipelines folder)")
+    .option('--timezone <zone>', "the time zone cron ran in (default: this system's zone)")
+    .action(async (file: string, options: { out?: string; timezone?: string }) =>
+      set(
+        await (await import('./commands/import-crontab.js')).importCrontabCommand(globals(), file, options),
+      ),
+    );
+
   const connections = program.command('connections').description('the named connections of pipewright.yaml');
   connections
     .command('test')

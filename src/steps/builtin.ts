@@ -17,6 +17,7 @@ import { storagePutStep } from './storage/storage-put.js';
 import { storageGetStep } from './storage/storage-get.js';
 import { storageListStep } from './storage/storage-list.js';
 import { storageDeleteStep } from './storage/storage-delete.js';
+import { execStep } from './exec/exec.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -37,5 +38,6 @@ export function builtinRegistry(): StepRegistry {
     storageGetStep,
     storageListStep,
     storageDeleteStep,
+    execStep,
   ]);
 }

@@ -133,6 +133,16 @@ export const ERROR_CODES = {
     kind: 'operational',
     title: 'The bytes of an uploaded or downloaded object do not match their checksum',
   },
+  // ---- exec (running scripts and programs) ----
+  PW_EXEC_SPAWN: {
+    kind: 'user',
+    title:
+      'The program of an exec step cannot be started (not found, not executable, no such working folder)',
+  },
+  PW_EXEC_FAILED: {
+    kind: 'operational',
+    title: 'The command of an exec step exited with a non-zero code or was killed by a signal',
+  },
   // ---- SFTP (sftp.get, sftp.put) ----
   PW_SFTP_UNREACHABLE: {
     kind: 'operational',
