@@ -18,6 +18,7 @@ import { storageGetStep } from './storage/storage-get.js';
 import { storageListStep } from './storage/storage-list.js';
 import { storageDeleteStep } from './storage/storage-delete.js';
 import { execStep } from './exec/exec.js';
+import { httpFetchStep } from './extract/http-fetch.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -39,5 +40,6 @@ export function builtinRegistry(): StepRegistry {
     storageListStep,
     storageDeleteStep,
     execStep,
+    httpFetchStep,
   ]);
 }

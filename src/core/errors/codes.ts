@@ -160,6 +160,21 @@ export const ERROR_CODES = {
     kind: 'user',
     title: 'A remote file operation failed (no such file, permission denied, incomplete transfer)',
   },
+  // ---- HTTP (http.fetch) ----
+  PW_HTTP_UNAVAILABLE: {
+    kind: 'operational',
+    title: 'An HTTP server could not be reached, timed out, or kept answering 429/5xx after every attempt',
+  },
+  PW_HTTP_STATUS: {
+    kind: 'user',
+    title: 'An HTTP server refused a request with a status that is not retried',
+  },
+  PW_HTTP_REDIRECT: { kind: 'user', title: 'An HTTP request redirects in a loop or more often than allowed' },
+  PW_HTTP_TOO_LARGE: { kind: 'user', title: 'An HTTP response or download is larger than its size limit' },
+  PW_HTTP_RESPONSE: {
+    kind: 'user',
+    title: 'An HTTP response cannot be used (not JSON, no records at the path, endless pagination)',
+  },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 
