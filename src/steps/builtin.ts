@@ -19,6 +19,8 @@ import { storageListStep } from './storage/storage-list.js';
 import { storageDeleteStep } from './storage/storage-delete.js';
 import { execStep } from './exec/exec.js';
 import { httpFetchStep } from './extract/http-fetch.js';
+import { mongodbFindStep } from './extract/mongodb-find.js';
+import { mongodbAggregateStep } from './extract/mongodb-aggregate.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -41,5 +43,7 @@ export function builtinRegistry(): StepRegistry {
     storageDeleteStep,
     execStep,
     httpFetchStep,
+    mongodbFindStep,
+    mongodbAggregateStep,
   ]);
 }

@@ -1,6 +1,6 @@
 /**
  * `pipewright connections test [name]`: connects to each SQL connection of pipewright.yaml (or the one
- * named), logs in and runs `SELECT 1`, and prints ok or the error per connection, with every resolved
+ * named), logs in and runs `SELECT 1` (a MongoDB connection: connects, logs in and pings), and prints ok or the error per connection, with every resolved
  * secret masked. Connections of other types (smtp, …) are listed as not tested. Exit 0 when every
  * tested connection answered, 1 when one did not, 2 for an unknown name.
  */
@@ -20,6 +20,8 @@ import {
 } from '../../connectors/sql/config.js';
 import { openSqlDriver } from '../../connectors/sql/driver.js';
 import { toDbError } from '../../connectors/sql/errors.js';
+import { describeMongo, mongoSettings, type MongoSettings } from '../../connectors/mongodb/config.js';
+import { toMongoError } from '../../connectors/mongodb/errors.js';
 
 interface Outcome {
   name: string;
@@ -98,6 +100,7 @@ async function testOne(
   resolve: (name: string) => ConnectionConfig,
   projectDir: string,
 ): Promise<Outcome> {
+  if (type === 'mongodb') return testMongo(name, type, resolve, projectDir);
   if (!(SQL_CONNECTION_TYPES as readonly string[]).includes(type))
     return { name, type, status: 'not tested' };
   let settings: SqlSettings;
@@ -127,5 +130,31 @@ async function testOne(
       message: pw.message,
       hint: pw.hint,
     };
+  }
+}
+
+/** A MongoDB connection: server selection, TLS and login, then a ping. */
+async function testMongo(
+  name: string,
+  type: string,
+  resolve: (name: string) => ConnectionConfig,
+  projectDir: string,
+): Promise<Outcome> {
+  let settings: MongoSettings;
+  try {
+    settings = mongoSettings(name, resolve(name), projectDir);
+  } catch (error) {
+    const pw = toPwError(error);
+    return { name, type, status: 'failed', code: pw.code, message: pw.message, hint: pw.hint };
+  }
+  const started = Date.now();
+  const target = describeMongo(settings);
+  try {
+    const { pingMongo } = await import('../../connectors/mongodb/client.js');
+    await pingMongo(settings);
+    return { name, type, status: 'ok', target, ms: Date.now() - started };
+  } catch (error) {
+    const pw = toMongoError(error, { settings, phase: 'connect' });
+    return { name, type, status: 'failed', target, code: pw.code, message: pw.message, hint: pw.hint };
   }
 }

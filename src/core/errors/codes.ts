@@ -98,7 +98,7 @@ export const ERROR_CODES = {
     kind: 'operational',
     title: 'Chromium failed or timed out while rendering a report PDF (the HTML report was written)',
   },
-  // ---- SQL connectors (sql.query, sql.load, sql.exec) ----
+  // ---- SQL and MongoDB connectors (sql.query, sql.load, sql.exec, mongodb.find, mongodb.aggregate) ----
   PW_DB_UNREACHABLE: {
     kind: 'operational',
     title: 'A database server cannot be reached (refused, timed out, connection lost)',
