@@ -3,6 +3,7 @@
  * environment, the project and store they open, the pipeline overview they print, and the graceful
  * shutdown on SIGTERM/SIGINT (a second signal quits at once).
  */
+import { FolderWatcher } from '../scheduler/watch/folder-watcher.js';
 import { PwError } from '../core/errors/pw-error.js';
 import { loadProject, type Project } from '../project/load-project.js';
 import { openStateStore, STATE_URL_ENV } from '../store/open-store.js';
@@ -198,6 +199,28 @@ export function createScheduler(
         lastSuccess: overdue.lastSuccess,
         now: overdue.now,
       }),
+  });
+}
+
+/** The watched folders (`triggers: [{ watch }]`) of the pipelines the definitions sync found valid. */
+export function createFolderWatcher(
+  session: ServiceSession,
+  definitions: DefinitionSync,
+  log: ServiceLog,
+): FolderWatcher {
+  return new FolderWatcher({
+    store: session.store,
+    projectDir: session.project.dir,
+    timezone: session.project.spec.timezone,
+    pipelines: () =>
+      definitions
+        .pipelines()
+        .flatMap((pipeline) =>
+          pipeline.spec && pipeline.revision !== undefined
+            ? [{ id: pipeline.id, revision: pipeline.revision, spec: pipeline.spec }]
+            : [],
+        ),
+    log,
   });
 }
 

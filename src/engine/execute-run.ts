@@ -273,7 +273,7 @@ function templateScope(
       attempt: run.attempt,
     },
     steps,
-    trigger: {},
+    trigger: run.triggerData ?? {},
   };
 }
 

@@ -54,6 +54,8 @@ export interface RunsTable {
   lease_owner: string | null;
   lease_expires_at: IsoTime | null;
   cancel_requested_at: IsoTime | null;
+  /** From migration 0008: what fired the run, as templates see it (`trigger`); JSON object text. */
+  trigger_data: JsonText | null;
 }
 
 /** One row per pipeline that was ever paused or reported invalid; no row means running and valid. */
@@ -181,6 +183,27 @@ export interface IncrementalProposalsTable {
   proposed_at: IsoTime;
 }
 
+/** From migration 0008: the ledger of files claimed from watched folders, one row per arrival. */
+export interface WatchedFilesTable {
+  id: string;
+  pipeline_id: string;
+  /** The watched folder as configured (relative to the project folder, or absolute). */
+  dir: string;
+  /** The file's name when it arrived. */
+  name: string;
+  size: BigInt64;
+  mtime: IsoTime;
+  sha256: string;
+  /** `claimed`, `queued`, `finishing`, `succeeded`, `failed`, `duplicate` or `lost`. */
+  state: string;
+  run_id: string;
+  processing_path: string;
+  final_path: string | null;
+  message: string | null;
+  claimed_at: IsoTime;
+  finished_at: IsoTime | null;
+}
+
 export interface Database {
   pipelines: PipelinesTable;
   pipeline_revisions: PipelineRevisionsTable;
@@ -195,4 +218,5 @@ export interface Database {
   deliveries: DeliveriesTable;
   incremental_marks: IncrementalMarksTable;
   incremental_proposals: IncrementalProposalsTable;
+  watched_files: WatchedFilesTable;
 }

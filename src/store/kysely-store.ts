@@ -67,6 +67,9 @@ import type {
 import type { PreviousStepOutputsRecord } from './state-store.js';
 import { dateOrUndefined, parseJson } from './row-mapping.js';
 
+// Watched folders import on their own lines too.
+import type { WatchedFilePatch, WatchedFileRecord, WatchedFileState } from './state-store.js';
+
 // Incremental marks (sql.query `incremental:`) import on their own lines too.
 import type { IncrementalMarkCommit, IncrementalMarkProposal, IncrementalMarkRecord } from './state-store.js';
 
@@ -1057,6 +1060,98 @@ export class KyselyStateStore implements StateStore {
 
   // ---- end of incremental marks -------------------------------------------------------------------
 
+  // ---- watched folders ----------------------------------------------------------------------------
+
+  recordWatchedFile(entry: WatchedFileRecord): Promise<void> {
+    return this.#guard(`record watched file ${entry.name}`, async () => {
+      await this.#db
+        .insertInto('watched_files')
+        .values({
+          id: entry.id,
+          pipeline_id: entry.pipelineId,
+          dir: entry.dir,
+          name: entry.name,
+          size: entry.size,
+          mtime: iso(entry.mtime),
+          sha256: entry.sha256,
+          state: entry.state,
+          run_id: entry.runId,
+          processing_path: entry.processingPath,
+          final_path: entry.finalPath ?? null,
+          message: entry.message ?? null,
+          claimed_at: iso(entry.claimedAt),
+          finished_at: isoOrNull(entry.finishedAt),
+        })
+        .execute();
+    });
+  }
+
+  updateWatchedFile(id: string, patch: WatchedFilePatch): Promise<void> {
+    return this.#guard(`update watched file ${id}`, async () => {
+      const values: Updateable<Database['watched_files']> = {};
+      if ('state' in patch && patch.state !== undefined) values.state = patch.state;
+      if ('finalPath' in patch) values.final_path = patch.finalPath ?? null;
+      if ('message' in patch) values.message = patch.message ?? null;
+      if ('finishedAt' in patch) values.finished_at = isoOrNull(patch.finishedAt);
+      if (Object.keys(values).length === 0) return;
+      await this.#db.updateTable('watched_files').set(values).where('id', '=', id).execute();
+    });
+  }
+
+  queueWatchedFileRun(id: string, run: NewRun & { status: 'queued' }): Promise<void> {
+    return this.#guard(`queue run ${run.id} for watched file ${id}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('runs')
+          .select('id')
+          .where('id', '=', run.id)
+          .executeTakeFirst();
+        if (existing === undefined) await trx.insertInto('runs').values(newRunRow(run)).execute();
+        await trx.updateTable('watched_files').set({ state: 'queued' }).where('id', '=', id).execute();
+      }),
+    );
+  }
+
+  listWatchedFiles(filter: {
+    dir?: string;
+    states?: readonly WatchedFileState[];
+    pipelineId?: string;
+  }): Promise<WatchedFileRecord[]> {
+    return this.#guard('list watched files', async () => {
+      let query = this.#db.selectFrom('watched_files').selectAll();
+      if (filter.dir !== undefined) query = query.where('dir', '=', filter.dir);
+      if (filter.pipelineId !== undefined) query = query.where('pipeline_id', '=', filter.pipelineId);
+      if (filter.states !== undefined) {
+        if (filter.states.length === 0) return [];
+        query = query.where('state', 'in', [...filter.states]);
+      }
+      const rows = await query.orderBy('claimed_at').orderBy('id').execute();
+      return rows.map(toWatchedFile);
+    });
+  }
+
+  findWatchedFileByHash(
+    pipelineId: string,
+    sha256: string,
+    states: readonly WatchedFileState[],
+  ): Promise<WatchedFileRecord | undefined> {
+    return this.#guard('look up a watched file by content', async () => {
+      if (states.length === 0) return undefined;
+      const row = await this.#db
+        .selectFrom('watched_files')
+        .selectAll()
+        .where('pipeline_id', '=', pipelineId)
+        .where('sha256', '=', sha256)
+        .where('state', 'in', [...states])
+        .orderBy('claimed_at', 'desc')
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      return row === undefined ? undefined : toWatchedFile(row);
+    });
+  }
+
+  // ---- end of watched folders ---------------------------------------------------------------------
+
   /** Every driver error leaves the store as a PW_STORE error that says which store and what failed. */
   async #guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
     try {
@@ -1079,6 +1174,26 @@ export class KyselyStateStore implements StateStore {
 
 // ---- query pieces -------------------------------------------------------------------------------
 
+function toWatchedFile(row: Selectable<Database['watched_files']>): WatchedFileRecord {
+  const record: WatchedFileRecord = {
+    id: row.id,
+    pipelineId: row.pipeline_id,
+    dir: row.dir,
+    name: row.name,
+    size: int(row.size),
+    mtime: new Date(row.mtime),
+    sha256: row.sha256,
+    state: row.state as WatchedFileState,
+    runId: row.run_id,
+    processingPath: row.processing_path,
+    claimedAt: new Date(row.claimed_at),
+  };
+  if (row.final_path !== null) record.finalPath = row.final_path;
+  if (row.message !== null) record.message = row.message;
+  if (row.finished_at !== null) record.finishedAt = new Date(row.finished_at);
+  return record;
+}
+
 function newRunRow(run: NewRun): RunRow {
   return {
     id: run.id,
@@ -1096,6 +1211,7 @@ function newRunRow(run: NewRun): RunRow {
     lease_owner: null,
     lease_expires_at: null,
     cancel_requested_at: null,
+    trigger_data: jsonOrNull(run.triggerData),
     host: run.host ?? null,
     pid: run.pid ?? null,
     ...errorColumns(undefined),

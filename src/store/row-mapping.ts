@@ -118,6 +118,7 @@ export function toRun(row: RunRow): RunRecord {
     host: orUndefined(row.host),
     pid: intOrUndefined(row.pid),
     error: toError(row),
+    triggerData: parseJson<Record<string, unknown>>(row.trigger_data),
   });
 }
 

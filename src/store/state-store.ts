@@ -59,6 +59,8 @@ export interface RunRecord {
   host?: string | undefined;
   pid?: number | undefined;
   error?: ErrorInfo | undefined;
+  /** What fired the run, as templates see it (`trigger`): for a watched file `{ file, name, … }`. */
+  triggerData?: Record<string, unknown> | undefined;
 }
 
 export interface NewRun {
@@ -74,6 +76,7 @@ export interface NewRun {
   workspace?: string;
   host?: string;
   pid?: number;
+  triggerData?: Record<string, unknown>;
 }
 
 /** A key present with the value `undefined` clears that field (e.g. a resumed run drops its error). */
@@ -307,6 +310,40 @@ export interface IncrementalMarkCommit {
   value: string;
 }
 
+// ---- watched folders (pipeline `triggers: [{ watch: … }]`) ----------------------------------------
+
+/**
+ * Where a watched file is: `claimed` (ledger written, maybe not yet moved to processing/ nor queued),
+ * `queued` (its run is queued or running), `finishing` (run ended; being moved to `finalPath`),
+ * `succeeded` / `failed` (moved to processed/… or failed/), `duplicate` (same content as a file
+ * already succeeded or in flight; moved to duplicates/), `lost` (gone from the folder before it was
+ * moved: nothing to process).
+ */
+export type WatchedFileState =
+  'claimed' | 'queued' | 'finishing' | 'succeeded' | 'failed' | 'duplicate' | 'lost';
+
+export interface WatchedFileRecord {
+  id: string;
+  pipelineId: string;
+  dir: string;
+  name: string;
+  size: number;
+  mtime: Date;
+  sha256: string;
+  state: WatchedFileState;
+  /** The run this file gets (chosen when the file is claimed, so queuing it again is a no-op). */
+  runId: string;
+  processingPath: string;
+  finalPath?: string | undefined;
+  message?: string | undefined;
+  claimedAt: Date;
+  finishedAt?: Date | undefined;
+}
+
+export type WatchedFilePatch = Partial<
+  Pick<WatchedFileRecord, 'state' | 'finalPath' | 'message' | 'finishedAt'>
+>;
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -476,4 +513,24 @@ export interface StateStore {
    * proposal's base (otherwise it is superseded and dropped); the proposals are removed either way.
    */
   commitIncrementalMarks(runId: string, at: Date): Promise<IncrementalMarkCommit[]>;
+
+  // ---- watched folders ----
+
+  /** Adds a ledger row (a file id or run id already taken is an error). */
+  recordWatchedFile(entry: WatchedFileRecord): Promise<void>;
+  updateWatchedFile(id: string, patch: WatchedFilePatch): Promise<void>;
+  /** In one transaction: queues `run` unless a run with its id exists, and marks the entry `queued`. */
+  queueWatchedFileRun(id: string, run: NewRun & { status: 'queued' }): Promise<void>;
+  /** Ledger rows of one watched folder in the given states, oldest claim first. */
+  listWatchedFiles(filter: {
+    dir?: string;
+    states?: readonly WatchedFileState[];
+    pipelineId?: string;
+  }): Promise<WatchedFileRecord[]>;
+  /** The newest ledger row of a pipeline with this content hash in one of the states, if any. */
+  findWatchedFileByHash(
+    pipelineId: string,
+    sha256: string,
+    states: readonly WatchedFileState[],
+  ): Promise<WatchedFileRecord | undefined>;
 }

@@ -10,6 +10,7 @@ import { DefinitionSync } from '../../scheduler/definitions.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
 import {
+  createFolderWatcher,
   createScheduler,
   openServiceSession,
   pausedPipelines,
@@ -41,9 +42,12 @@ export async function schedulerCommand(globals: GlobalOptions): Promise<number> 
           ].join('\n'),
         );
         scheduler.start();
+        const watcher = createFolderWatcher(session, definitions, consoleServiceLog('watch'));
+        watcher.start();
         const signal = await shutdown.signal;
         log('info', `${signal}: shutting down`);
         await scheduler.stop();
+        await watcher.stop();
       } finally {
         definitions.stop();
       }

@@ -15,6 +15,7 @@ import { signallingQueuedRuns } from '../../scheduler/queue-signal.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
 import {
+  createFolderWatcher,
   createScheduler,
   createWorker,
   describeSettings,
@@ -83,11 +84,14 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
           ].join('\n'),
         );
         scheduler.start();
+        const watcher = createFolderWatcher(session, definitions, consoleServiceLog('watch'));
+        watcher.start();
         worker.start();
 
         const signal = await shutdown.signal;
         log('info', drainingMessage(signal, settings));
         await scheduler.stop();
+        await watcher.stop();
         definitions.stop();
         await worker.stop();
       } finally {

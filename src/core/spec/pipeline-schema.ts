@@ -127,6 +127,42 @@ export const notificationSchema = z
 
 export const notificationListSchema = z.array(notificationSchema);
 
+export const watchTriggerSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .describe(
+        'The watched folder, relative to the project folder (or absolute). Only its top level is watched.',
+      ),
+    pattern: z
+      .string()
+      .default('.*')
+      .refine(
+        (text) => {
+          try {
+            new RegExp(text);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'expected a JavaScript regular expression such as ^orders_.*\\.csv$' },
+      )
+      .describe(
+        'Regular expression a file name must match (searched, so anchor it with ^…$ to match the whole name).',
+      ),
+    stable_for: durationSchema
+      .default('5s')
+      .describe('A file has arrived once its size and modification time were unchanged this long.'),
+    poll: durationSchema.default('1s').describe('How often the folder is scanned.'),
+  })
+  .describe('Start a run for each file that arrives in a folder; the run sees it as {{ trigger.file }}.');
+
+export const triggerSchema = z
+  .strictObject({ watch: watchTriggerSchema })
+  .describe('What starts runs besides the schedule: { watch: { dir, pattern, stable_for } }.');
+
 export const pipelineSchema = z
   .strictObject({
     id: z
@@ -158,6 +194,7 @@ export const pipelineSchema = z
       .array(z.string().regex(PIPELINE_ID, 'a pipeline id'))
       .optional()
       .describe('Upstream pipelines: each successful run of one of them queues a run of this pipeline.'),
+    triggers: z.array(triggerSchema).optional(),
     expect: expectSchema.optional(),
     on_failure: notificationListSchema
       .optional()
@@ -178,3 +215,4 @@ export type StepSpec = z.output<typeof stepSchema>;
 export type ExpectSpec = z.output<typeof expectSchema>;
 export type PipelineSpec = z.output<typeof pipelineSchema>;
 export type NotificationSpec = z.output<typeof notificationSchema>;
+export type WatchTriggerSpec = z.output<typeof watchTriggerSchema>;

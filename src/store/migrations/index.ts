@@ -11,6 +11,7 @@ import { migration0003ApiTokens } from './0003_api_tokens.js';
 import { migration0004Metrics } from './0004_metrics.js';
 import { migration0005Deliveries } from './0005_deliveries.js';
 import { migration0006IncrementalMarks } from './0006_incremental_marks.js';
+import { migration0008WatchedFiles } from './0008_watched_files.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0004Metrics,
   migration0005Deliveries,
   migration0006IncrementalMarks,
+  migration0008WatchedFiles,
 ];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
