@@ -7,13 +7,18 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The web UI runs in the browser; its own tsconfig (src/ui/client/tsconfig.json) gives it the DOM.
+    files: ['src/ui/client/**/*.ts', 'src/ui/client/**/*.tsx'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly' } },
   },
   {
     // node:test's it()/describe() return promises the runner itself awaits.

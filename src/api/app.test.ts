@@ -136,18 +136,25 @@ describe('REST API', () => {
     assert.equal(resumed.json<{ paused: boolean }>().paused, false);
   });
 
-  test('trigger with bad params → 400 naming the param; ok → 201, then the run is queued', async () => {
+  test('trigger with bad params → 422 listing each param; ok → 201, then the run is queued', async () => {
     const bad = await app.inject({
       method: 'POST',
       url: '/api/pipelines/weekly-temperature/runs',
       headers: auth('operate'),
       payload: { params: { low: 'warm', nope: 1 } },
     });
-    assert.equal(bad.statusCode, 400);
-    const problem = problemOf(bad);
+    assert.equal(bad.statusCode, 422);
+    const problem = problemOf(bad) as ReturnType<typeof problemOf> & {
+      errors: { field: string; message: string }[];
+    };
     assert.equal(problem.code, 'PW_PARAM_INVALID');
     assert.match(problem.detail, /low/);
     assert.match(problem.detail, /nope/);
+    assert.deepEqual(
+      problem.errors.map((error) => error.field),
+      ['nope', 'low'],
+    );
+    assert.match(problem.errors[1]?.message ?? '', /expected a number, found 'warm'/);
 
     const wrongShape = await app.inject({
       method: 'POST',

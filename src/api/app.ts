@@ -14,13 +14,17 @@ import type { ApiTokenRecord, StateStore } from '../store/state-store.js';
 import { authenticate } from './auth.js';
 import { PROBLEM_CONTENT_TYPE, fromFastifyError, problemFor } from './problem.js';
 import { parseInput, type ApiRoute } from './route.js';
+import { activityRoutes } from './routes/activity.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
+import { sessionRoutes } from './routes/session.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { SignInLimiter } from './sign-in-limiter.js';
+import { isAppPath, registerUi } from '../ui/server/static.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -38,6 +42,10 @@ export interface AppOptions {
   logPollMs?: number;
   /** Largest accepted request body in bytes; default 1 MB. */
   bodyLimit?: number;
+  /** The web UI's build folder (index.html, assets/); default the package's dist/ui; false serves no UI. */
+  uiDir?: string | false;
+  /** Failed sign-in limits of POST /ui/session; default 10 per address per 15 minutes. */
+  signInLimiter?: SignInLimiter;
 }
 
 /** What every route group receives. */
@@ -52,6 +60,7 @@ export interface RouteContext {
   startedAt: number;
   /** True once the app is closing: followed logs end so the server can close. */
   closing: () => boolean;
+  signInLimiter?: SignInLimiter;
 }
 
 export function apiRoutes(context: RouteContext): ApiRoute[] {
@@ -60,7 +69,9 @@ export function apiRoutes(context: RouteContext): ApiRoute[] {
     ...pipelineRoutes(context),
     ...runRoutes(context),
     ...logRoutes(context),
+    ...activityRoutes(context),
     ...tokenRoutes(context),
+    ...sessionRoutes(context),
     ...metricsRoutes(context),
     ...docsRoutes(context, () => apiRoutes(context)),
   ] as ApiRoute[];
@@ -79,11 +90,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logPollMs: options.logPollMs ?? 500,
     startedAt: Date.now(),
     closing: () => closing,
+    signInLimiter: options.signInLimiter ?? new SignInLimiter(),
   };
   const app = Fastify({
     // No Fastify logger, hence no request logging: tokens travel in headers and must never reach a log.
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // X-Forwarded-For/-Proto count only from a reverse proxy on this machine (client address for the
+    // sign-in limit, https for Secure cookies); from anywhere else they are ignored.
+    trustProxy: ['127.0.0.1', '::1'],
   });
 
   app.addHook('preClose', (done) => {
@@ -99,7 +114,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     void reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
   });
+  const serveShell = options.uiDir === false ? undefined : registerUi(app, { dir: options.uiDir });
   app.setNotFoundHandler((request, reply) => {
+    if (
+      serveShell !== undefined &&
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      isAppPath(request.url)
+    ) {
+      return serveShell(request, reply);
+    }
     const problem = problemFor(
       new PwError('PW_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}`, {
         hint: 'GET /api/openapi.json lists every route.',

@@ -51,7 +51,7 @@ function operation(route: ApiRoute): JsonObject {
     }
   }
   if (route.scope !== 'public') {
-    responses['401'] ??= { description: 'No valid bearer token (PW_AUTH_REQUIRED)' };
+    responses['401'] ??= { description: 'No valid bearer token or session (PW_AUTH_REQUIRED)' };
     responses['403'] ??= {
       description: `The token's scope is narrower than ${route.scope} (PW_AUTH_FORBIDDEN)`,
     };
@@ -85,13 +85,23 @@ export function openApiDocument(routes: readonly ApiRoute[], version: string): J
       title: 'Pipewright REST API',
       version,
       description:
-        'Every /api route needs `Authorization: Bearer <token>` (create one with `pipewright token create`). ' +
+        'Every /api route needs `Authorization: Bearer <token>` (create one with `pipewright token create`) ' +
+        'or the web UI session cookie from POST /ui/session; with the cookie, requests other than GET and HEAD ' +
+        'must send the session CSRF token as X-CSRF-Token. ' +
         'Scopes: read < operate < admin. Errors are RFC 9457 problem+json with a PW_… code and a hint.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A pw_… API token' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A pw_… API token' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'pw_session',
+          description: 'The web UI session from POST /ui/session (plus X-CSRF-Token on changes)',
+        },
+      },
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     paths,
   };
 }

@@ -6,6 +6,7 @@
  */
 import { ERROR_CODES, type ErrorCode } from '../core/errors/codes.js';
 import { PwError, toPwError } from '../core/errors/pw-error.js';
+import { ParamError } from '../core/params.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -16,11 +17,16 @@ export interface Problem {
   detail: string;
   code: ErrorCode;
   hint?: string;
+  /** PW_PARAM_INVALID: each bad run parameter. */
+  errors?: { field: string; message: string }[];
 }
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   PW_AUTH_REQUIRED: 401,
   PW_AUTH_FORBIDDEN: 403,
+  PW_CSRF_REJECTED: 403,
+  PW_AUTH_THROTTLED: 429,
+  PW_PARAM_INVALID: 422,
   PW_NOT_FOUND: 404,
   PW_PIPELINE_NOT_FOUND: 404,
   PW_RUN_NOT_FOUND: 404,
@@ -47,6 +53,7 @@ export function problemFor(thrown: unknown): Problem {
     code: error.code,
   };
   if (error.hint !== undefined && !internal) problem.hint = error.hint;
+  if (error instanceof ParamError) problem.errors = error.problems.map((item) => ({ ...item }));
   return problem;
 }
 

@@ -26,7 +26,7 @@ export interface ApiResponseDoc {
 }
 
 export interface ApiRoute<Q = unknown, B = unknown> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Fastify syntax: `/api/runs/:id`. */
   url: string;
   summary: string;

@@ -43,6 +43,29 @@ function convert(name: string, spec: ParamSpec, raw: unknown): { value?: ParamVa
   }
 }
 
+/** PW_PARAM_INVALID with each bad parameter as a field and a message (the API lists them one by one). */
+export class ParamError extends PwError {
+  readonly problems: readonly { field: string; message: string }[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      'PW_PARAM_INVALID',
+      `Invalid run parameters:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+      {
+        hint: "Pass parameters as --param name=value; `pipewright validate` lists each pipeline's params.",
+      },
+    );
+    this.name = 'ParamError';
+    // Every problem reads `<name>: <what is wrong>`.
+    this.problems = problems.map((problem) => {
+      const at = problem.indexOf(': ');
+      return at < 0
+        ? { field: '', message: problem }
+        : { field: problem.slice(0, at), message: problem.slice(at + 2) };
+    });
+  }
+}
+
 export function resolveParams(
   declared: Readonly<Record<string, ParamSpec>> | undefined,
   given: Readonly<Record<string, unknown>>,
@@ -76,15 +99,7 @@ export function resolveParams(
     }
     values[name] = value as ParamValue;
   }
-  if (problems.length > 0) {
-    throw new PwError(
-      'PW_PARAM_INVALID',
-      `Invalid run parameters:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
-      {
-        hint: "Pass parameters as --param name=value; `pipewright validate` lists each pipeline's params.",
-      },
-    );
-  }
+  if (problems.length > 0) throw new ParamError(problems);
   return values;
 }
 

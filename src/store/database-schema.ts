@@ -204,6 +204,17 @@ export interface WatchedFilesTable {
   finished_at: IsoTime | null;
 }
 
+/** From migration 0007: web UI sessions, by the sha256 of the id in the browser's cookie. */
+export interface UiSessionsTable {
+  id_hash: string;
+  token_id: number | string;
+  csrf_token: string;
+  created_at: IsoTime;
+  /** The absolute limit; the idle limit is counted from last_seen_at. */
+  expires_at: IsoTime;
+  last_seen_at: IsoTime;
+}
+
 export interface Database {
   pipelines: PipelinesTable;
   pipeline_revisions: PipelineRevisionsTable;
@@ -219,4 +230,5 @@ export interface Database {
   incremental_marks: IncrementalMarksTable;
   incremental_proposals: IncrementalProposalsTable;
   watched_files: WatchedFilesTable;
+  ui_sessions: UiSessionsTable;
 }

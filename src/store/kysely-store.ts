@@ -69,6 +69,9 @@ import { dateOrUndefined, parseJson } from './row-mapping.js';
 
 // Watched folders import on their own lines too.
 import type { WatchedFilePatch, WatchedFileRecord, WatchedFileState } from './state-store.js';
+// The web UI's sessions and lists (ui-queries.ts) import on their own lines too.
+import type { DataLoadCursor, UiSessionRecord } from './state-store.js';
+import * as uiQueries from './ui-queries.js';
 
 // Incremental marks (sql.query `incremental:`) import on their own lines too.
 import type { IncrementalMarkCommit, IncrementalMarkProposal, IncrementalMarkRecord } from './state-store.js';
@@ -293,6 +296,8 @@ export class KyselyStateStore implements StateStore {
       if (filter.pipelineId !== undefined) query = query.where('pipeline_id', '=', filter.pipelineId);
       if (filter.status !== undefined) query = query.where('status', '=', filter.status);
       if (filter.before !== undefined) query = query.where('queued_at', '<', iso(filter.before));
+      if (filter.from !== undefined) query = query.where('queued_at', '>=', iso(filter.from));
+      if (filter.statuses !== undefined) query = query.where('status', 'in', [...filter.statuses]);
       const rows = await query
         .orderBy('queued_at', 'desc')
         .orderBy('id', 'desc')
@@ -840,6 +845,55 @@ export class KyselyStateStore implements StateStore {
         .set({ last_used_at: iso(at) })
         .where('id', '=', id)
         .execute();
+    });
+  }
+
+  // ---- web UI sessions and lists (the queries are in ui-queries.ts) ---------------------------------
+
+  createUiSession(session: UiSessionRecord): Promise<void> {
+    return this.#guard('create a web UI session', () => uiQueries.createUiSession(this.#db, session));
+  }
+
+  findUiSession(idHash: string): Promise<{ session: UiSessionRecord; token: ApiTokenRecord } | undefined> {
+    return this.#guard('look up a web UI session', () => uiQueries.findUiSession(this.#db, idHash));
+  }
+
+  touchUiSession(idHash: string, at: Date): Promise<void> {
+    return this.#guard('record the use of a web UI session', () =>
+      uiQueries.touchUiSession(this.#db, idHash, at),
+    );
+  }
+
+  deleteUiSession(idHash: string): Promise<void> {
+    return this.#guard('delete a web UI session', () => uiQueries.deleteUiSession(this.#db, idHash));
+  }
+
+  listRecentRunsByPipeline(pipelineIds: readonly string[], perPipeline: number): Promise<RunRecord[]> {
+    return this.#guard('list the recent runs of each pipeline', () =>
+      uiQueries.listRecentRunsByPipeline(this.#db, this.#dialect.name, pipelineIds, perPipeline),
+    );
+  }
+
+  listDataLoadsPage(
+    pipelineId: string,
+    after: DataLoadCursor | undefined,
+    limit: number,
+  ): Promise<DataLoadRecord[]> {
+    return this.#guard(`list the data loads of pipeline ${pipelineId}`, () =>
+      uiQueries.listDataLoadsPage(this.#db, pipelineId, after, limit),
+    );
+  }
+
+  listRecentDeliveries(options: { failedOnly: boolean; limit: number }): Promise<DeliveryRecord[]> {
+    return this.#guard('list recent deliveries', async () => {
+      let query = this.#db.selectFrom('deliveries').selectAll();
+      if (options.failedOnly) query = query.where('status', '=', 'failed');
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit)
+        .execute();
+      return rows.map(toDelivery);
     });
   }
 

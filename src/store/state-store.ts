@@ -103,6 +103,10 @@ export interface RunFilter {
   limit?: number | undefined;
   /** Only runs queued before this instant (for paging backwards). */
   before?: Date | undefined;
+  /** Only runs queued at or after this instant. */
+  from?: Date | undefined;
+  /** Only runs in one of these statuses (together with `status`, both must hold). */
+  statuses?: readonly RunStatus[] | undefined;
 }
 
 export interface StepAttemptRecord {
@@ -344,6 +348,25 @@ export type WatchedFilePatch = Partial<
   Pick<WatchedFileRecord, 'state' | 'finalPath' | 'message' | 'finishedAt'>
 >;
 
+// ---- web UI sessions ---------------------------------------------------------------------------------
+
+/** A signed-in browser: the sha256 of its session id (never the id), its token and its CSRF token. */
+export interface UiSessionRecord {
+  idHash: string;
+  tokenId: number;
+  csrfToken: string;
+  createdAt: Date;
+  /** The absolute limit; the idle limit is counted from lastSeenAt. */
+  expiresAt: Date;
+  lastSeenAt: Date;
+}
+
+/** Where a read of the data-load ledger continues: after this (at, id), newest first. */
+export interface DataLoadCursor {
+  at: Date;
+  id: number;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -453,6 +476,31 @@ export interface StateStore {
   revokeApiToken(name: string, at: Date): Promise<boolean>;
   /** Records that a token was used (last_used_at). */
   touchApiToken(id: number, at: Date): Promise<void>;
+
+  // ---- web UI sessions ----
+
+  /** Stores a new session; sessions past their absolute expiry are deleted on the way. */
+  createUiSession(session: UiSessionRecord): Promise<void>;
+  /** The session with this id hash and the token it was opened with, revoked or not. */
+  findUiSession(idHash: string): Promise<{ session: UiSessionRecord; token: ApiTokenRecord } | undefined>;
+  touchUiSession(idHash: string, at: Date): Promise<void>;
+  deleteUiSession(idHash: string): Promise<void>;
+
+  // ---- the web UI's lists ----
+
+  /**
+   * Up to `perPipeline` most recent runs (queued_at, then id, newest first) of each pipeline, in one
+   * query; grouped by pipeline, newest first within each.
+   */
+  listRecentRunsByPipeline(pipelineIds: readonly string[], perPipeline: number): Promise<RunRecord[]>;
+  /** The data-load ledger of a pipeline, newest first (at, then id), strictly after `after`. */
+  listDataLoadsPage(
+    pipelineId: string,
+    after: DataLoadCursor | undefined,
+    limit: number,
+  ): Promise<DataLoadRecord[]>;
+  /** Deliveries across runs, newest first; `failedOnly` restricts them to status failed. */
+  listRecentDeliveries(options: { failedOnly: boolean; limit: number }): Promise<DeliveryRecord[]>;
 
   // ---- metrics (GET /metrics): cheap reads at scrape time, for every process sharing the store ----
 

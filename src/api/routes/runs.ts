@@ -9,6 +9,8 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { retryRun } from '../../scheduler/run-control.js';
 import type { RunFilter, RunRecord } from '../../store/state-store.js';
 import type { RouteContext } from '../app.js';
+import { previewArtifact } from '../artifact-preview.js';
+import { stepGraph } from '../step-graph.js';
 import { defineRoute } from '../route.js';
 import {
   problemSchema,
@@ -21,6 +23,29 @@ import {
   runPageSchema,
   runSchema,
 } from '../schemas.js';
+
+/** Types shown as they are, without a sandbox: they cannot script, and PDF viewers refuse sandboxes. */
+const INERT_TYPES = /^(?:application\/pdf|image\/(?:png|jpeg|gif|webp|avif))\s*(?:;|$)/i;
+
+const artifactQuerySchema = z.strictObject({
+  download: z
+    .enum(['0', '1'])
+    .optional()
+    .describe('1: Content-Disposition: attachment (save instead of show).'),
+});
+
+const previewSchema = z.union([
+  z.object({
+    kind: z.literal('table'),
+    columns: z.array(z.object({ name: z.string(), type: z.string() })),
+    rows: z.array(z.array(z.unknown())),
+    total_rows: z.number(),
+    truncated: z.boolean(),
+  }),
+  z.object({ kind: z.literal('inline'), media_type: z.string(), url: z.string() }),
+  z.object({ kind: z.literal('text'), text: z.string(), truncated: z.boolean() }),
+  z.object({ kind: z.literal('none'), reason: z.string() }),
+]);
 
 const deliveryListSchema = z.object({ deliveries: z.array(deliverySchema) });
 
@@ -43,6 +68,19 @@ function decodeCursor(cursor: string): { queuedAt: Date; id: string } {
   throw new PwError('PW_REQUEST_INVALID', 'The cursor is not one this API handed out', {
     hint: 'Pass the `next` value of the previous page unchanged.',
   });
+}
+
+/** An ISO instant, or a date (YYYY-MM-DD, UTC) as its start or, for an exclusive end, the next day's. */
+function instant(text: string, edge: 'start' | 'end'): Date {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return new Date(text);
+  const start = new Date(`${text}T00:00:00.000Z`);
+  return edge === 'start' ? start : new Date(start.getTime() + 24 * 60 * 60 * 1000);
+}
+
+function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
 }
 
 /** Runs after the cursor position, newest first; runs sharing the cursor's instant are split by id. */
@@ -90,7 +128,11 @@ export function runRoutes(context: RouteContext) {
         const filter: RunFilter = {
           pipelineId: query.pipeline,
           status: query.status,
-          before: query.before === undefined ? undefined : new Date(query.before),
+          before: earliest(
+            query.before === undefined ? undefined : new Date(query.before),
+            query.to === undefined ? undefined : instant(query.to, 'end'),
+          ),
+          from: query.from === undefined ? undefined : instant(query.from, 'start'),
         };
         const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
         const rows = await runsAfter((f) => store.listRuns(f), filter, cursor, query.limit + 1);
@@ -110,12 +152,14 @@ export function runRoutes(context: RouteContext) {
       responses: [{ status: 200, description: 'The run', schema: runDetailSchema }, notFoundDoc],
       handler: async ({ params }) => {
         const run = await getRun(params.id ?? '');
-        const [steps, artifacts, deliveries] = await Promise.all([
+        const [steps, artifacts, deliveries, revision] = await Promise.all([
           store.listStepAttempts(run.id),
           store.listArtifacts(run.id),
           store.listDeliveries({ runId: run.id, limit: 1000 }),
+          store.getPipelineRevision(run.pipelineId, run.revision),
         ]);
-        return runDetailJson(run, steps, artifacts, deliveries);
+        const needs = new Map(stepGraph(revision?.definition).map((step) => [step.id, step.needs]));
+        return runDetailJson(run, steps, artifacts, deliveries, needs);
       },
     }),
     defineRoute({
@@ -169,9 +213,34 @@ export function runRoutes(context: RouteContext) {
     }),
     defineRoute({
       method: 'GET',
-      url: '/api/runs/:id/artifacts/:artifactId',
-      summary: "Download one of the run's artifacts",
+      url: '/api/runs/:id/artifacts/:artifactId/preview',
+      summary:
+        'What to show of an artifact: a table (first 100 rows), text (first 64 KB), a URL to embed, or none',
       scope: 'read',
+      responses: [
+        { status: 200, description: 'The preview', schema: previewSchema },
+        { status: 404, description: 'Unknown run or artifact', schema: problemSchema },
+      ],
+      handler: async ({ params, reply }) => {
+        const run = await getRun(params.id ?? '');
+        const wanted = params.artifactId ?? '';
+        const artifact = (await store.listArtifacts(run.id)).find((item) => String(item.id) === wanted);
+        if (artifact === undefined) {
+          throw new PwError('PW_NOT_FOUND', `Run ${run.id} has no artifact ${wanted}`, {
+            hint: `GET /api/runs/${run.id} lists its artifacts.`,
+          });
+        }
+        void reply.header('cache-control', 'no-store');
+        return previewArtifact(artifact, `/api/runs/${encodeURIComponent(run.id)}/artifacts/${wanted}`);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/runs/:id/artifacts/:artifactId',
+      summary:
+        "One of the run's artifacts: shown inline (HTML and SVG sandboxed), or downloaded with ?download=1",
+      scope: 'read',
+      query: artifactQuerySchema,
       responses: [
         {
           status: 200,
@@ -185,7 +254,7 @@ export function runRoutes(context: RouteContext) {
           schema: problemSchema,
         },
       ],
-      handler: async ({ params, reply }) => {
+      handler: async ({ params, query, reply }) => {
         const run = await getRun(params.id ?? '');
         const wanted = params.artifactId ?? '';
         const artifact = (await store.listArtifacts(run.id)).find((item) => String(item.id) === wanted);
@@ -209,11 +278,18 @@ export function runRoutes(context: RouteContext) {
             `The file of artifact ${artifact.name} of run ${run.id} is missing`,
           );
         }
-        const filename = artifact.name.replace(/["\\\r\n]/g, '_');
+        const filename = artifact.name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+        const type = artifact.contentType ?? 'application/octet-stream';
+        // A report shown in the UI's frame must not run scripts with the viewer's session: every artifact
+        // but PDFs and raster images (which browsers refuse to show sandboxed, and which cannot script)
+        // is sandboxed, HTML and SVG above all.
+        if (!INERT_TYPES.test(type)) void reply.header('content-security-policy', 'sandbox');
+        const disposition = query.download === '1' ? 'attachment' : 'inline';
         return reply
-          .type(artifact.contentType ?? 'application/octet-stream')
+          .type(type)
           .header('content-length', size)
-          .header('content-disposition', `attachment; filename="${filename}"`)
+          .header('x-content-type-options', 'nosniff')
+          .header('content-disposition', `${disposition}; filename="${filename}"`)
           .send(createReadStream(artifact.path));
       },
     }),

@@ -53,6 +53,7 @@ export async function demoCommand(globals: GlobalOptions, options: DemoOptions):
     port: options.port,
     concurrency: '2',
     notes: (url) => [
+      `  open the web UI at ${url}/ and sign in with the token stored in ${shown}/${DEMO_TOKEN_FILE}`,
       `  try, in another terminal: npx pipewright --project ${shown} runs   ·   npx pipewright --project ${shown} trigger sensor-documents`,
       `  the demo's API token is in ${shown}/${DEMO_TOKEN_FILE}: curl -H "Authorization: Bearer $(cat ${shown}/${DEMO_TOKEN_FILE})" ${url}/api/runs`,
     ],

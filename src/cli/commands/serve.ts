@@ -1,9 +1,9 @@
 /**
  * `pipewright serve`: the single-machine service. It keeps the pipeline definitions in the store in
  * step with the project folder, runs the scheduler and executes runs with in-process workers, and
- * serves GET /health, /ready and the token-protected REST API under /api (src/api). It refuses to
- * listen beyond loopback while no API token exists. It runs until SIGTERM or SIGINT, then shuts down
- * gracefully and exits 0.
+ * serves GET /health, /ready, the token-protected REST API under /api (src/api) and the web UI at /
+ * (src/ui/server). It refuses to listen beyond loopback while no API token exists. It runs until
+ * SIGTERM or SIGINT, then shuts down gracefully and exits 0.
  */
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
@@ -78,6 +78,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
             `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
             `  workers: ${concurrency} in this process (${describeSettings(session)})`,
             `  http: ${http.url}/health, ${http.url}/ready and the REST API at ${http.url}/api (docs: ${http.url}/api/docs)`,
+            `  web UI: ${http.url}/ (sign in with an API token)`,
             ...(options.notes?.(http.url) ?? []),
             'Stop with Ctrl-C or SIGTERM; running runs get the grace period to finish.',
             '',

@@ -61,6 +61,11 @@ export const ERROR_CODES = {
   PW_IO: { kind: 'operational', title: 'A file-system operation failed' },
   PW_AUTH_REQUIRED: { kind: 'user', title: 'An API request has no valid bearer token' },
   PW_AUTH_FORBIDDEN: { kind: 'user', title: "The API token's scope does not allow the request" },
+  PW_CSRF_REJECTED: {
+    kind: 'user',
+    title: 'A request with a session cookie lacks the CSRF token of its session',
+  },
+  PW_AUTH_THROTTLED: { kind: 'user', title: 'Too many failed sign-ins from this address' },
   PW_NOT_FOUND: { kind: 'user', title: 'No API resource at that address' },
   PW_REQUEST_INVALID: { kind: 'user', title: 'An API request is malformed or invalid' },
   PW_REQUEST_TOO_LARGE: { kind: 'user', title: 'An API request body is too large' },

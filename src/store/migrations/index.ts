@@ -11,6 +11,7 @@ import { migration0003ApiTokens } from './0003_api_tokens.js';
 import { migration0004Metrics } from './0004_metrics.js';
 import { migration0005Deliveries } from './0005_deliveries.js';
 import { migration0006IncrementalMarks } from './0006_incremental_marks.js';
+import { migration0007UiSessions } from './0007_ui_sessions.js';
 import { migration0008WatchedFiles } from './0008_watched_files.js';
 
 export interface MigrationContext {
@@ -34,6 +35,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0004Metrics,
   migration0005Deliveries,
   migration0006IncrementalMarks,
+  migration0007UiSessions,
   migration0008WatchedFiles,
 ];
 
