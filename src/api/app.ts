@@ -17,6 +17,7 @@ import { parseInput, type ApiRoute } from './route.js';
 import { activityRoutes } from './routes/activity.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
+import { inboxRoutes } from './routes/inboxes.js';
 import { logRoutes } from './routes/logs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { pipelineRoutes } from './routes/pipelines.js';
@@ -72,6 +73,7 @@ export function apiRoutes(context: RouteContext): ApiRoute[] {
     ...activityRoutes(context),
     ...tokenRoutes(context),
     ...sessionRoutes(context),
+    ...inboxRoutes(context),
     ...metricsRoutes(context),
     ...docsRoutes(context, () => apiRoutes(context)),
   ] as ApiRoute[];
@@ -134,9 +136,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Authentication runs on request, before the body is read: a client without a valid token gets 401
   // whatever it sends, and its body is never parsed.
   const tokens = new WeakMap<FastifyRequest, ApiTokenRecord>();
-  for (const route of apiRoutes(context)) {
+  const register = (target: FastifyInstance, route: ApiRoute) => {
     const scope = route.scope;
-    app.route({
+    target.route({
       method: route.method,
       url: route.url,
       onRequest: async (request) => {
@@ -145,7 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       handler: async (request, reply) => {
         const query = parseInput(route.query, request.query, 'query');
-        const body = parseInput(route.body, request.body, 'body');
+        const body = route.rawBody === undefined ? parseInput(route.body, request.body, 'body') : undefined;
         const params = request.params as Record<string, string>;
         const token = tokens.get(request);
         const result = route.handler({ request, reply, params, query, body, token });
@@ -154,7 +156,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         return value === undefined ? reply : value;
       },
     });
-  }
+  };
+  const routes = apiRoutes(context);
+  for (const route of routes) if (route.rawBody === undefined) register(app, route);
+  // Routes that stream their body get it unparsed, whatever its content type, in a context of their own.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', (_request, payload, done) => {
+      done(null, payload);
+    });
+    for (const route of routes) if (route.rawBody !== undefined) register(raw, route);
+  });
   await app.ready();
   return app;
 }

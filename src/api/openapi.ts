@@ -61,14 +61,22 @@ function operation(route: ApiRoute): JsonObject {
     operationId: `${route.method.toLowerCase()}${openApiPath(route.url).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
     ...(route.scope === 'public' ? { security: [] } : { 'x-required-scope': route.scope }),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(route.body === undefined
-      ? {}
-      : {
+    ...(route.rawBody !== undefined
+      ? {
           requestBody: {
-            required: false,
-            content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            required: true,
+            description: route.rawBody.description,
+            content: { [route.rawBody.contentType]: { schema: { type: 'object' } } },
           },
-        }),
+        }
+      : route.body === undefined
+        ? {}
+        : {
+            requestBody: {
+              required: false,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }),
     responses,
   };
 }

@@ -34,6 +34,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   PW_TOKEN_NAME_TAKEN: 409,
   PW_RUN_NOT_RESUMABLE: 409,
   PW_REQUEST_TOO_LARGE: 413,
+  PW_INBOX_NOT_FOUND: 404,
 };
 
 const STATUS_BY_KIND = { user: 400, operational: 503, internal: 500 } as const;

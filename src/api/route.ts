@@ -34,6 +34,11 @@ export interface ApiRoute<Q = unknown, B = unknown> {
   scope: ApiTokenScope | 'public';
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /**
+   * The route reads the request body itself as a stream (`request.body` is the raw stream, unlimited by
+   * Fastify's bodyLimit, so the route enforces its own); documented with this content type.
+   */
+  rawBody?: { contentType: string; description: string };
   responses: readonly ApiResponseDoc[];
   /** Resolves with the JSON to send, or returns/resolves with the reply when it sent the response itself. */
   handler(input: RouteInput<Q, B>): Promise<unknown> | FastifyReply;

@@ -8,6 +8,7 @@ import {
   artifactToJson,
   deliveryToJson,
   logEntryToJson,
+  durationMs,
   runToJson,
   stepAttemptToJson,
 } from '../cli/json-output.js';
@@ -282,14 +283,10 @@ export const logQuerySchema = z.strictObject({
 
 // ---- shapes ---------------------------------------------------------------------------------------
 
-export function durationMs(run: Pick<RunRecord, 'startedAt' | 'finishedAt'>): number | null {
-  return run.startedAt === undefined || run.finishedAt === undefined
-    ? null
-    : run.finishedAt.getTime() - run.startedAt.getTime();
-}
+export { durationMs };
 
 export function runJson(run: RunRecord) {
-  return { ...runToJson(run), duration_ms: durationMs(run) };
+  return runToJson(run);
 }
 
 export function runSummaryJson(run: RunRecord) {

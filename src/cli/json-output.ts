@@ -10,6 +10,13 @@ import type {
 
 const iso = (date: Date | undefined) => date?.toISOString() ?? null;
 
+/** finished_at − started_at; null until the run has finished. */
+export function durationMs(run: Pick<RunRecord, 'startedAt' | 'finishedAt'>): number | null {
+  return run.startedAt === undefined || run.finishedAt === undefined
+    ? null
+    : run.finishedAt.getTime() - run.startedAt.getTime();
+}
+
 export function runToJson(run: RunRecord) {
   return {
     id: run.id,
@@ -22,6 +29,7 @@ export function runToJson(run: RunRecord) {
     queued_at: iso(run.queuedAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
+    duration_ms: durationMs(run),
     attempt: run.attempt,
     workspace: run.workspace ?? null,
     /** A running run whose process on this host is gone (crashed); resume it. */

@@ -8,6 +8,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { formatError } from './format-error.js';
 import { styleFor } from './style.js';
 import { VERSION } from '../version.js';
+import type { SendOptions } from './commands/send.js';
 
 // Commands are imported when chosen: start-up stays short for cron and for every `run`.
 export interface GlobalOptions {
@@ -206,6 +207,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<run-id>', 'run id or a unique prefix of it')
     .action(async (runId: string) =>
       set(await (await import('./commands/retry.js')).retryCommand(globals(), runId)),
+    );
+
+  program
+    .command('send')
+    .description(
+      "pack files into one batch payload and post it to a server's inbox; prints the batch id last",
+    )
+    .option('--folder <dir>', 'send the files of this folder that have an allowed type')
+    .option('--file <path>', 'send this file (repeatable)', collect, [])
+    .option('--data <json>', 'send this JSON text as data.json')
+    .option('--batch-name <name>', 'a name recorded in batch_metadata')
+    .option('--to <url>', 'the inbox: http://host:8080/api/inboxes/<inbox>/batches, or a server with --inbox')
+    .option('--inbox <name>', 'the inbox name when --to (or PIPEWRIGHT_SERVER) is the server')
+    .option(
+      '--types <list>',
+      'extensions taken from --folder, comma-separated (default: json and images, txt, csv, xml)',
+    )
+    .option('--dry-run', 'list what would be sent and send nothing')
+    .action(async (options: SendOptions) =>
+      set(await (await import('./commands/send.js')).sendCommand(globals(), options)),
     );
 
   const token = program.command('token').description('manage bearer tokens for the REST API');

@@ -13,7 +13,13 @@ const took = (from: string | null, to: string | null): string | undefined =>
 
 /** `show --json`: the run, its step attempts and its artifacts (without the API's download fields). */
 export function runDetailOutput(detail: RunDetailJson): RunDetailJson {
-  return { ...detail, artifacts: detail.artifacts.map(artifactOutput) };
+  return { ...detail, steps: detail.steps.map(stepOutput), artifacts: detail.artifacts.map(artifactOutput) };
+}
+
+/** rows_in/rows_out are the web UI's (they need the pipeline's plan); `show` prints `rows` as locally. */
+function stepOutput(step: StepAttemptJson & { rows_in?: unknown; rows_out?: unknown }): StepAttemptJson {
+  const { rows_in: _in, rows_out: _out, ...rest } = step;
+  return rest;
 }
 
 function artifactOutput(artifact: ArtifactJson & { id?: unknown; download?: unknown }): ArtifactJson {

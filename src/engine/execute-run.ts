@@ -24,6 +24,7 @@ import { startRun } from './run-start.js';
 import { applyArtifactRetention, removeWorkspace, runPaths, shouldKeepWorkspace } from './workspace.js';
 import type { RunListener } from './run-events.js';
 import { commitIncrementalMarks } from './step-state.js';
+import { triggerData } from './trigger-data.js';
 import type { LogEntry } from '../store/state-store.js';
 import { sendRunNotifications } from '../notify/notify.js';
 import { NOTIFICATION_LOG_LINES } from '../notify/message.js';
@@ -144,6 +145,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       threads: project.duckdb.threads,
     });
     log.write('info', started.message);
+    const trigger = await triggerData(run.trigger, store, project, request.projectDir);
     const openDatabase = database;
     const stepsById = new Map(pipeline.steps.map((step) => [step.id, step]));
     const outcome = await runDag({
@@ -155,7 +157,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
         const step = stepsById.get(stepId) as (typeof pipeline.steps)[number];
         const definition = request.registry.get(step.uses);
         if (!definition) throw new PwError('PW_SPEC_UNKNOWN_STEP_TYPE', `Unknown step type '${step.uses}'`);
-        const scope = templateScope(run, pipeline, timezone, results);
+        const scope = templateScope(run, pipeline, timezone, results, trigger);
         const result = await runStep({
           step,
           definition,
@@ -257,6 +259,7 @@ function templateScope(
   pipeline: PipelineSpec,
   timezone: string,
   results: ReadonlyMap<string, StepResult>,
+  trigger: Record<string, unknown>,
 ) {
   const steps: Record<string, unknown> = {};
   for (const [id, result] of results)
@@ -273,7 +276,8 @@ function templateScope(
       attempt: run.attempt,
     },
     steps,
-    trigger: run.triggerData ?? {},
+    // Watched files store theirs on the run; inbox batches are read from their record.
+    trigger: { ...(run.triggerData ?? {}), ...trigger },
   };
 }
 

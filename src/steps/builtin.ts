@@ -21,6 +21,8 @@ import { execStep } from './exec/exec.js';
 import { httpFetchStep } from './extract/http-fetch.js';
 import { mongodbFindStep } from './extract/mongodb-find.js';
 import { mongodbAggregateStep } from './extract/mongodb-aggregate.js';
+import { batchUnpackStep } from './batch/batch-unpack.js';
+import { batchPackStep } from './batch/batch-pack.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -45,5 +47,7 @@ export function builtinRegistry(): StepRegistry {
     httpFetchStep,
     mongodbFindStep,
     mongodbAggregateStep,
+    batchUnpackStep,
+    batchPackStep,
   ]);
 }

@@ -215,6 +215,20 @@ export interface UiSessionsTable {
   last_seen_at: IsoTime;
 }
 
+/** From migration 0009: batch payloads received by inboxes. */
+export interface InboxBatchesTable {
+  id: string;
+  inbox: string;
+  received_at: IsoTime;
+  bytes: number | string;
+  /** `received`, `stored` or `rejected`. */
+  status: string;
+  /** JSON list of the stored files ({ name, stored_as, bytes, sha256 }). */
+  files: JsonText;
+  error: string | null;
+  run_id: string | null;
+}
+
 export interface Database {
   pipelines: PipelinesTable;
   pipeline_revisions: PipelineRevisionsTable;
@@ -231,4 +245,5 @@ export interface Database {
   incremental_proposals: IncrementalProposalsTable;
   watched_files: WatchedFilesTable;
   ui_sessions: UiSessionsTable;
+  inbox_batches: InboxBatchesTable;
 }

@@ -61,6 +61,7 @@ import type {
   StoredLogEntry,
   NewPipelineRevision,
   NewDelivery,
+  InboxBatchRecord,
 } from './state-store.js';
 
 // Step history (previousStepOutputs) imports on its own lines, apart from the shared lists above.
@@ -1205,6 +1206,65 @@ export class KyselyStateStore implements StateStore {
   }
 
   // ---- end of watched folders ---------------------------------------------------------------------
+
+  // ---- inbox batches ------------------------------------------------------------------------------
+
+  recordInboxBatch(batch: InboxBatchRecord): Promise<void> {
+    return this.#guard(`record batch ${batch.id} of inbox ${batch.inbox}`, async () => {
+      await this.#db
+        .insertInto('inbox_batches')
+        .values({
+          id: batch.id,
+          inbox: batch.inbox,
+          received_at: iso(batch.receivedAt),
+          bytes: batch.bytes,
+          status: batch.status,
+          files: JSON.stringify(batch.files),
+          error: batch.error ?? null,
+          run_id: batch.runId ?? null,
+        })
+        .execute();
+    });
+  }
+
+  updateInboxBatch(
+    id: string,
+    patch: Partial<Pick<InboxBatchRecord, 'status' | 'files' | 'error' | 'runId'>>,
+  ): Promise<void> {
+    return this.#guard(`update batch ${id}`, async () => {
+      const values: Record<string, string | null> = {};
+      if (patch.status !== undefined) values.status = patch.status;
+      if (patch.files !== undefined) values.files = JSON.stringify(patch.files);
+      if ('error' in patch) values.error = patch.error ?? null;
+      if ('runId' in patch) values.run_id = patch.runId ?? null;
+      if (Object.keys(values).length === 0) return;
+      await this.#db.updateTable('inbox_batches').set(values).where('id', '=', id).execute();
+    });
+  }
+
+  getInboxBatch(id: string): Promise<InboxBatchRecord | undefined> {
+    return this.#guard(`read batch ${id}`, async () => {
+      const row = await this.#db
+        .selectFrom('inbox_batches')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      const record: InboxBatchRecord = {
+        id: row.id,
+        inbox: row.inbox,
+        receivedAt: new Date(row.received_at),
+        bytes: Number(row.bytes),
+        status: row.status as InboxBatchRecord['status'],
+        files: parseJson(row.files) as InboxBatchRecord['files'],
+      };
+      if (row.error !== null) record.error = row.error;
+      if (row.run_id !== null) record.runId = row.run_id;
+      return record;
+    });
+  }
+
+  // ---- end of inbox batches -----------------------------------------------------------------------
 
   /** Every driver error leaves the store as a PW_STORE error that says which store and what failed. */
   async #guard<T>(operation: string, body: () => Promise<T>): Promise<T> {

@@ -367,6 +367,29 @@ export interface DataLoadCursor {
   id: number;
 }
 
+// ---- inbox batches (POST /api/inboxes/<inbox>/batches) ----------------------------------------------
+
+export type InboxBatchStatus = 'received' | 'stored' | 'rejected';
+
+export interface InboxBatchFile {
+  name: string;
+  stored_as: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface InboxBatchRecord {
+  id: string;
+  inbox: string;
+  receivedAt: Date;
+  /** Size of the raw payload. */
+  bytes: number;
+  status: InboxBatchStatus;
+  files: InboxBatchFile[];
+  error?: string | undefined;
+  runId?: string | undefined;
+}
+
 export interface StateStore {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -581,4 +604,15 @@ export interface StateStore {
     sha256: string,
     states: readonly WatchedFileState[],
   ): Promise<WatchedFileRecord | undefined>;
+
+  // ---- inbox batches ----
+
+  /** Records a batch whose raw payload was just stored. */
+  recordInboxBatch(batch: InboxBatchRecord): Promise<void>;
+  /** Sets how unpacking ended, the stored files and the queued run. */
+  updateInboxBatch(
+    id: string,
+    patch: Partial<Pick<InboxBatchRecord, 'status' | 'files' | 'error' | 'runId'>>,
+  ): Promise<void>;
+  getInboxBatch(id: string): Promise<InboxBatchRecord | undefined>;
 }

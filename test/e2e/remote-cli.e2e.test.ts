@@ -433,7 +433,7 @@ describe('the CLI against a running pipewright serve', { timeout: 240_000 }, () 
       );
       assert.match(
         refused.stderr,
-        /--server works with runs, show, logs, trigger, cancel, retry, pause and resume/,
+        /--server works with runs, show, logs, trigger, cancel, retry, pause, resume and send/,
       );
     }
     // PIPEWRIGHT_SERVER alone does not stop them: it only applies to the commands that can use it.

@@ -141,6 +141,42 @@ export class ApiClient {
   }
 
   /**
+   * POSTs a body produced piece by piece (a batch payload), never held whole; the answer is JSON. The
+   * whole exchange may take `timeoutMs` (default 10 minutes: the upload is part of it).
+   */
+  async postStream<T>(
+    path: string,
+    body: AsyncIterable<Uint8Array>,
+    contentType: string,
+    timeoutMs = 10 * 60_000,
+  ): Promise<T> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let response: Response;
+    try {
+      response = await this.#fetch(new URL(`${this.server}${path}`), {
+        method: 'POST',
+        signal,
+        redirect: 'error',
+        headers: {
+          accept: 'application/json',
+          authorization: `Bearer ${this.#token}`,
+          'content-type': contentType,
+        },
+        body: body as unknown as RequestInit['body'],
+        duplex: 'half',
+      } as RequestInit);
+    } catch (error) {
+      throw unreachable(this.server, error, timeoutMs);
+    }
+    if (!response.ok) throw await this.#failure(response);
+    try {
+      return (await response.json()) as T;
+    } catch (error) {
+      throw this.#nonsense('a body that is not JSON', error);
+    }
+  }
+
+  /**
    * Reads a Server-Sent Events stream, handing each event to `onEvent` (an exception from it ends the
    * stream and propagates), until the server ends it or `signal` aborts, which is not an error. The
    * server must answer within the request timeout and then send something (a comment will do) at least

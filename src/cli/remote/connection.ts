@@ -17,6 +17,7 @@ export const REMOTE_COMMANDS = [
   'retry',
   'pause',
   'resume',
+  'send',
 ] as const;
 
 export interface ServerOptions {

@@ -180,6 +180,8 @@ export const ERROR_CODES = {
     kind: 'user',
     title: 'An HTTP response cannot be used (not JSON, no records at the path, endless pagination)',
   },
+  PW_BATCH_INVALID: { kind: 'user', title: 'A batch payload was refused (format, names, sizes, types)' },
+  PW_INBOX_NOT_FOUND: { kind: 'user', title: 'No inbox with that name in pipewright.yaml' },
   PW_INTERNAL: { kind: 'internal', title: 'An unexpected internal error' },
 } as const satisfies Record<string, { kind: ErrorKind; title: string }>;
 

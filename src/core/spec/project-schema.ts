@@ -3,6 +3,7 @@
  * project folder with an empty file runs: SQLite state, a local workspace, no servers.
  */
 import { z } from 'zod';
+import { DEFAULT_ALLOWED_TYPES } from '../../connectors/batch/file-names.js';
 import { durationSchema, notificationListSchema, retryPolicySchema } from './pipeline-schema.js';
 
 export const projectSchema = z
@@ -82,6 +83,35 @@ export const projectSchema = z
       .describe(
         "Default notifications of every pipeline (a pipeline's own on_failure/on_success replace them).",
       ),
+    inboxes: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
+        z.strictObject({
+          storage: z
+            .string()
+            .min(1)
+            .describe('The folder batch files are unpacked into, relative to the project (e.g. _storage).'),
+          allowed_types: z
+            .array(z.string().regex(/^[a-z0-9]{1,10}$/, 'an extension without its dot, lower case'))
+            .min(1)
+            .default([...DEFAULT_ALLOWED_TYPES])
+            .describe('Extensions accepted, without the dot. Default: json, images, txt, csv, xml.'),
+          max_payload_mb: z
+            .number()
+            .positive()
+            .max(4096)
+            .default(100)
+            .describe('Largest request body (the whole JSON payload) in MB; larger ones get 413.'),
+          max_file_mb: z.number().positive().max(4096).default(50).describe('Largest single file in MB.'),
+          max_files: z.int().min(1).max(100_000).default(1000).describe('Most files in one payload.'),
+          pipeline: z
+            .string()
+            .optional()
+            .describe('A pipeline to queue for every accepted batch; `trigger.batch` describes the batch.'),
+        }),
+      )
+      .default({})
+      .describe('Named inboxes that accept batch payloads at POST /api/inboxes/<name>/batches.'),
     connections: z
       .record(z.string(), z.looseObject({ type: z.string() }))
       .default({})

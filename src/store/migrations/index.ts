@@ -13,6 +13,7 @@ import { migration0005Deliveries } from './0005_deliveries.js';
 import { migration0006IncrementalMarks } from './0006_incremental_marks.js';
 import { migration0007UiSessions } from './0007_ui_sessions.js';
 import { migration0008WatchedFiles } from './0008_watched_files.js';
+import { migration0009InboxBatches } from './0009_inbox_batches.js';
 
 export interface MigrationContext {
   dialect: StoreDialect;
@@ -37,6 +38,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0006IncrementalMarks,
   migration0007UiSessions,
   migration0008WatchedFiles,
+  migration0009InboxBatches,
 ];
 
 /** Kysely's bookkeeping tables, prefixed so they do not look like ours in a shared PostgreSQL schema. */
