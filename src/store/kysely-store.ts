@@ -1185,6 +1185,19 @@ export class KyselyStateStore implements StateStore {
     });
   }
 
+  listRecentWatchedFiles(limit: number): Promise<WatchedFileRecord[]> {
+    return this.#guard('list recent watched files', async () => {
+      const rows = await this.#db
+        .selectFrom('watched_files')
+        .selectAll()
+        .orderBy('claimed_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toWatchedFile);
+    });
+  }
+
   findWatchedFileByHash(
     pipelineId: string,
     sha256: string,
@@ -1249,18 +1262,20 @@ export class KyselyStateStore implements StateStore {
         .selectAll()
         .where('id', '=', id)
         .executeTakeFirst();
-      if (row === undefined) return undefined;
-      const record: InboxBatchRecord = {
-        id: row.id,
-        inbox: row.inbox,
-        receivedAt: new Date(row.received_at),
-        bytes: Number(row.bytes),
-        status: row.status as InboxBatchRecord['status'],
-        files: parseJson(row.files) as InboxBatchRecord['files'],
-      };
-      if (row.error !== null) record.error = row.error;
-      if (row.run_id !== null) record.runId = row.run_id;
-      return record;
+      return row === undefined ? undefined : toInboxBatch(row);
+    });
+  }
+
+  listRecentInboxBatches(limit: number): Promise<InboxBatchRecord[]> {
+    return this.#guard('list recent batches', async () => {
+      const rows = await this.#db
+        .selectFrom('inbox_batches')
+        .selectAll()
+        .orderBy('received_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toInboxBatch);
     });
   }
 
@@ -1287,6 +1302,20 @@ export class KyselyStateStore implements StateStore {
 }
 
 // ---- query pieces -------------------------------------------------------------------------------
+
+function toInboxBatch(row: Selectable<Database['inbox_batches']>): InboxBatchRecord {
+  const record: InboxBatchRecord = {
+    id: row.id,
+    inbox: row.inbox,
+    receivedAt: new Date(row.received_at),
+    bytes: Number(row.bytes),
+    status: row.status as InboxBatchRecord['status'],
+    files: parseJson(row.files) as InboxBatchRecord['files'],
+  };
+  if (row.error !== null) record.error = row.error;
+  if (row.run_id !== null) record.runId = row.run_id;
+  return record;
+}
 
 function toWatchedFile(row: Selectable<Database['watched_files']>): WatchedFileRecord {
   const record: WatchedFileRecord = {

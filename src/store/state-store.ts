@@ -598,6 +598,8 @@ export interface StateStore {
     states?: readonly WatchedFileState[];
     pipelineId?: string;
   }): Promise<WatchedFileRecord[]>;
+  /** The most recent ledger rows across all watched folders, newest claim first (activity page). */
+  listRecentWatchedFiles(limit: number): Promise<WatchedFileRecord[]>;
   /** The newest ledger row of a pipeline with this content hash in one of the states, if any. */
   findWatchedFileByHash(
     pipelineId: string,
@@ -615,4 +617,6 @@ export interface StateStore {
     patch: Partial<Pick<InboxBatchRecord, 'status' | 'files' | 'error' | 'runId'>>,
   ): Promise<void>;
   getInboxBatch(id: string): Promise<InboxBatchRecord | undefined>;
+  /** The most recent batches across all inboxes, newest first (activity page). */
+  listRecentInboxBatches(limit: number): Promise<InboxBatchRecord[]>;
 }

@@ -1,11 +1,16 @@
 /**
  * `GET /api/activity`: what happened lately across all pipelines, for the UI's activity page — runs
  * (the failures of the last 7 days first, then the most recent runs) and deliveries (failed ones first,
- * then the most recent), each kind at most `limit` per part. `files` lists files received by watched
- * folders and inboxes once those exist; until then it is empty.
+ * then the most recent) and files received by watched folders and inbox batches (failed ones first,
+ * then the most recent), each kind at most `limit` per part.
  */
 import { z } from 'zod';
-import type { DeliveryRecord, RunRecord } from '../../store/state-store.js';
+import type {
+  DeliveryRecord,
+  InboxBatchRecord,
+  RunRecord,
+  WatchedFileRecord,
+} from '../../store/state-store.js';
 import type { RouteContext } from '../app.js';
 import { defineRoute } from '../route.js';
 import { activityQuerySchema, deliveryJson, deliverySchema, runJson, runSchema } from '../schemas.js';
@@ -17,10 +22,80 @@ const activityDeliverySchema = deliverySchema.extend({
   pipeline: z.string(),
 });
 
+const receivedFileSchema = z.object({
+  source: z.string().describe("'watch <folder>' or 'inbox <name>'"),
+  name: z.string().describe('The file name, or the batch id with its file count'),
+  path: z.string().nullable().describe('Where the file is now (processed/, failed/, …); null for a batch'),
+  state: z.string().describe("The ledger's own word: processing, succeeded, failed, duplicate, stored, …"),
+  status: z
+    .enum(['running', 'succeeded', 'failed', 'skipped'])
+    .describe('The same as a run status, for colour: failed, done, in progress or skipped'),
+  received_at: z.string(),
+  error: z.string().nullable(),
+  run_id: z.string().nullable(),
+});
+type ReceivedFile = z.infer<typeof receivedFileSchema>;
+
+const WATCHED_STATUS: Record<WatchedFileRecord['state'], ReceivedFile['status']> = {
+  claimed: 'running',
+  queued: 'running',
+  finishing: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  duplicate: 'skipped',
+  lost: 'failed',
+};
+
+const BATCH_STATUS: Record<InboxBatchRecord['status'], ReceivedFile['status']> = {
+  received: 'running',
+  stored: 'succeeded',
+  rejected: 'failed',
+};
+
+function watchedFileJson(file: WatchedFileRecord): ReceivedFile {
+  return {
+    source: `watch ${file.dir}`,
+    name: file.name,
+    path: file.finalPath ?? file.processingPath,
+    state: file.state,
+    status: WATCHED_STATUS[file.state],
+    received_at: file.claimedAt.toISOString(),
+    error: file.message ?? null,
+    run_id: file.runId,
+  };
+}
+
+function batchJson(batch: InboxBatchRecord): ReceivedFile {
+  return {
+    source: `inbox ${batch.inbox}`,
+    name: `batch ${batch.id} (${batch.files.length} file${batch.files.length === 1 ? '' : 's'})`,
+    path: null,
+    state: batch.status,
+    status: BATCH_STATUS[batch.status],
+    received_at: batch.receivedAt.toISOString(),
+    error: batch.error ?? null,
+    run_id: batch.runId ?? null,
+  };
+}
+
+/** Failed first, then the newest; `limit` in all. */
+function receivedFiles(
+  files: readonly WatchedFileRecord[],
+  batches: readonly InboxBatchRecord[],
+  limit: number,
+): ReceivedFile[] {
+  const all = [...files.map(watchedFileJson), ...batches.map(batchJson)];
+  const rank = (file: ReceivedFile) => (file.status === 'failed' ? 0 : 1);
+  all.sort((a, b) => rank(a) - rank(b) || b.received_at.localeCompare(a.received_at));
+  return all.slice(0, limit);
+}
+
 const activitySchema = z.object({
   runs: z.array(runSchema).describe('Failed runs queued in the last 7 days, then the most recent runs.'),
   deliveries: z.array(activityDeliverySchema).describe('Failed deliveries, then the most recent ones.'),
-  files: z.array(z.record(z.string(), z.unknown())).describe('Files received; empty until inboxes exist.'),
+  files: z
+    .array(receivedFileSchema)
+    .describe('Files received by watched folders and inbox batches, failed first, then the newest.'),
 });
 
 /** `first`, then those of `then` not in it. */
@@ -42,12 +117,15 @@ export function activityRoutes(context: RouteContext) {
       responses: [{ status: 200, description: 'Recent activity', schema: activitySchema }],
       handler: async ({ query }) => {
         const since = new Date(context.clock().getTime() - FAILURE_WINDOW_MS);
-        const [failedRuns, recentRuns, failedDeliveries, recentDeliveries] = await Promise.all([
-          store.listRuns({ status: 'failed', from: since, limit: query.limit }),
-          store.listRuns({ limit: query.limit }),
-          store.listRecentDeliveries({ failedOnly: true, limit: query.limit }),
-          store.listRecentDeliveries({ failedOnly: false, limit: query.limit }),
-        ]);
+        const [failedRuns, recentRuns, failedDeliveries, recentDeliveries, files, batches] =
+          await Promise.all([
+            store.listRuns({ status: 'failed', from: since, limit: query.limit }),
+            store.listRuns({ limit: query.limit }),
+            store.listRecentDeliveries({ failedOnly: true, limit: query.limit }),
+            store.listRecentDeliveries({ failedOnly: false, limit: query.limit }),
+            store.listRecentWatchedFiles(query.limit),
+            store.listRecentInboxBatches(query.limit),
+          ]);
         const runs = firstThen<RunRecord>(failedRuns, recentRuns, (run) => run.id);
         const deliveries = firstThen<DeliveryRecord>(failedDeliveries, recentDeliveries, (item) => item.id);
         return {
@@ -57,7 +135,7 @@ export function activityRoutes(context: RouteContext) {
             run_id: item.runId ?? null,
             pipeline: item.pipelineId,
           })),
-          files: [],
+          files: receivedFiles(files, batches, query.limit),
         };
       },
     }),

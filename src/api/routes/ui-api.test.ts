@@ -251,6 +251,47 @@ describe('API additions for the web UI', () => {
     assert.deepEqual(activity.files, []);
   });
 
+  test('activity lists files received by watched folders and inbox batches, failed first', async () => {
+    const watched = (name: string, state: 'succeeded' | 'failed', minutesAgo: number) => ({
+      id: `wf-${name}`,
+      pipelineId: 'sensor-documents',
+      dir: 'inbox',
+      name,
+      size: 10,
+      mtime: NOW,
+      sha256: name.padEnd(64, '0'),
+      state,
+      runId: `run-for-${name}`,
+      processingPath: `/p/inbox/processing/${name}`,
+      finalPath: `/p/inbox/${state === 'failed' ? 'failed' : 'processed/2026/11/23'}/${name}`,
+      ...(state === 'failed' ? { message: 'PW_SPEC_TYPE: bad column' } : {}),
+      claimedAt: new Date(NOW.getTime() - minutesAgo * 60_000),
+    });
+    await store.recordWatchedFile(watched('old-bad.csv', 'failed', 50));
+    await store.recordWatchedFile(watched('fine.csv', 'succeeded', 10));
+    await store.recordInboxBatch({
+      id: 'b-1',
+      inbox: 'health',
+      receivedAt: new Date(NOW.getTime() - 5 * 60_000),
+      bytes: 1234,
+      status: 'stored',
+      files: [{ name: 'a.json', stored_as: '20261123-120000_a.json', bytes: 10, sha256: 'x'.repeat(64) }],
+      runId: 'run-for-b-1',
+    });
+    const activity = await get<{
+      files: { source: string; name: string; status: string; state: string; error: string | null }[];
+    }>('/api/activity?limit=5');
+    assert.deepEqual(
+      activity.files.map((file) => [file.source, file.name, file.state, file.status]),
+      [
+        ['watch inbox', 'old-bad.csv', 'failed', 'failed'],
+        ['inbox health', 'batch b-1 (1 file)', 'stored', 'succeeded'],
+        ['watch inbox', 'fine.csv', 'succeeded', 'succeeded'],
+      ],
+    );
+    assert.equal(activity.files[0]?.error, 'PW_SPEC_TYPE: bad column');
+  });
+
   test('artifact previews: CSV and Parquet tables, XLSX, text, embeds and none', async () => {
     const run = await addRun('sensor-documents', 'succeeded', NOW);
     const lines = [
