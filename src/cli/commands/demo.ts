@@ -1,6 +1,6 @@
 /**
  * `pipewright demo` (what `npm start` runs): creates the demo project when it is missing and serves it
- * on loopback — scheduler, workers and the REST API — so its weekly pipeline runs once at start-up
+ * on loopback — scheduler, workers, the REST API and the web UI — so its weekly pipelines run once at start-up
  * through `catchup: latest` and then on its schedule. A new demo project also gets an `operate` API
  * token in `.pipewright/demo-token` (readable by its owner only), so the API can be tried at once.
  * `--once` runs the weekly pipeline a single time and exits instead (smoke tests, quick looks).
@@ -45,7 +45,7 @@ export async function demoCommand(globals: GlobalOptions, options: DemoOptions):
     return code;
   }
   process.stdout.write(
-    `Serving the demo project ${shown}/ on loopback: weekly-temperature runs once now (catchup: latest), outputs land in ${shown}/out/.\n`,
+    `Serving the demo project ${shown}/ on loopback: weekly-temperature and weekly-sales run once now (catchup: latest), outputs land in ${shown}/out/.\n`,
   );
   const { serveCommand } = await import('./serve.js');
   return serveCommand(project, {
