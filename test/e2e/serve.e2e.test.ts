@@ -61,7 +61,11 @@ describe('pipewright serve on the demo project', { timeout: 180_000 }, () => {
     assert.ok(ready, `serve answered /ready within 20 s\n${serve.output()}`);
     const health = await getJson(`${base}/health`);
     assert.equal(health.body.status, 'ok');
-    assert.equal((await getJson(`${base}/nothing`)).status, 404);
+    assert.equal((await getJson(`${base}/api/nothing`)).status, 404);
+    // Any other path is the web UI's (its router shows its own "not found").
+    const shell = await fetch(`${base}/pipelines/nothing`);
+    assert.equal(shell.status, 200);
+    assert.match(shell.headers.get('content-type') ?? '', /^text\/html/);
 
     const banner = serve.output();
     assert.match(
