@@ -9,6 +9,7 @@ import { PwError } from '../../core/errors/pw-error.js';
 import type { ErrorCode } from '../../core/errors/codes.js';
 import { maskSecrets } from '../sql/config.js';
 import { describeMongo, type MongoSettings } from './config.js';
+import { SOCKET_ERROR_CODES } from '../network-errors.js';
 
 export interface MongoErrorContext {
   settings: MongoSettings;
@@ -32,18 +33,7 @@ interface ErrorShape {
 
 const TLS_CODES =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_\w+|ERR_TLS_\w+|ERR_SSL_\w+|HOSTNAME_MISMATCH|EPROTO)$/;
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ECONNABORTED',
-]);
+const NETWORK_CODES = new Set(SOCKET_ERROR_CODES);
 /** Server codes: host unreachable or not found, network timeout, shutdown, primary stepped down. */
 const UNREACHABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 /** Cursor killed or timed out, write conflict, lock timeout. */

@@ -7,6 +7,7 @@
 import { PwError } from '../../core/errors/pw-error.js';
 import { formatDuration } from '../../core/duration.js';
 import { describeSftp, maskSftpSecrets, type SftpSettings } from './config.js';
+import { SOCKET_ERROR_CODES } from '../network-errors.js';
 
 export interface SftpErrorContext {
   settings: SftpSettings;
@@ -24,18 +25,7 @@ interface Ssh2ErrorShape {
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ECONNABORTED',
-]);
+const NETWORK_CODES = new Set(SOCKET_ERROR_CODES);
 
 export function sftpLabel(context: Pick<SftpErrorContext, 'settings' | 'stepId'>): string {
   const connection = `connection '${context.settings.name}' (${describeSftp(context.settings)})`;

@@ -8,6 +8,7 @@
 import { PwError } from '../../core/errors/pw-error.js';
 import type { ErrorCode } from '../../core/errors/codes.js';
 import { describeConnection, maskSecrets, type SqlSettings } from './config.js';
+import { SOCKET_ERROR_CODES } from '../network-errors.js';
 
 export type DbPhase = 'connect' | 'query' | 'load' | 'exec';
 
@@ -64,16 +65,7 @@ const TLS_CODES = new Set([
 ]);
 
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ECONNABORTED',
+  ...SOCKET_ERROR_CODES,
   'ER_CONNECTION_TIMEOUT',
   'ER_SOCKET_TIMEOUT',
   'ER_SOCKET_UNEXPECTED_CLOSE',
