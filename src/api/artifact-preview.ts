@@ -6,7 +6,6 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from 'exceljs';
 import { quoteLiteral } from '../core/sql-identifiers.js';
 import { readCell } from '../steps/extract/xlsx-cells.js';
@@ -121,6 +120,8 @@ async function previewText(path: string, size: number): Promise<Preview> {
 }
 
 async function previewWithDuckDb(path: string, format: 'csv' | 'tsv' | 'parquet'): Promise<Preview> {
+  // Loaded on first preview, so the API process does not hold DuckDB until a preview needs it.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: '256MB',
     threads: '1',

@@ -159,7 +159,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('worker')
     .description('execute queued runs (no scheduler), until SIGTERM/SIGINT')
     .option('--concurrency <n>', 'runs executed at once', '1')
-    .action(async (options: { concurrency: string }) =>
+    // Set by `serve` for the runner process it starts (src/cli/runner-supervisor.ts); not for users.
+    .addOption(new Option('--runner').hideHelp())
+    .action(async (options: { concurrency: string; runner?: boolean }) =>
       set(await (await import('./commands/worker.js')).workerCommand(globals(), options)),
     );
 

@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBInstance, DuckDBConnection } from '@duckdb/node-api';
 import { PwError } from '../core/errors/pw-error.js';
 
 export interface RunDatabaseOptions {
@@ -31,9 +31,11 @@ export async function openRunDatabase(path: string, options: RunDatabaseOptions)
     autoload_known_extensions: 'true',
   };
   if (options.threads !== undefined) settings.threads = String(options.threads);
+  // Loaded on first use: a serve process that only schedules and answers the API never needs DuckDB.
+  const { DuckDBInstance: Instance } = await import('@duckdb/node-api');
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, settings);
+    instance = await Instance.create(path, settings);
   } catch (cause) {
     throw new PwError('PW_IO', `Cannot open the run database ${path}: ${(cause as Error).message}`, {
       cause,

@@ -105,6 +105,7 @@ export class Worker {
   /** A nudge that came while the loop was claiming: the claim may have missed that run, so claim again. */
   private nudged = false;
   private lastRequeue = 0;
+  private startedCount = 0;
   private readonly settings: PipelineSettings;
 
   constructor(private readonly options: WorkerOptions) {
@@ -140,6 +141,11 @@ export class Worker {
   /** How many runs this worker is executing now. */
   get running(): number {
     return this.active.size;
+  }
+
+  /** How many runs this worker has started since it was created (a run shorter than a poll counts too). */
+  get started(): number {
+    return this.startedCount;
   }
 
   start(): void {
@@ -261,6 +267,7 @@ export class Worker {
       done: Promise.resolve(),
     };
     this.active.set(run.id, entry);
+    this.startedCount += 1;
     entry.done = this.execute(entry)
       .catch((error: unknown) => this.log('error', `run ${run.id}: ${toPwError(error).message}`))
       .finally(() => {

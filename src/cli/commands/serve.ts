@@ -1,6 +1,7 @@
 /**
  * `pipewright serve`: the single-machine service. It keeps the pipeline definitions in the store in
- * step with the project folder, runs the scheduler and executes runs with in-process workers, and
+ * step with the project folder, runs the scheduler, executes runs in a runner process it starts when
+ * work is queued and that exits when idle (src/cli/runner-supervisor.ts), and
  * serves GET /health, /ready, the token-protected REST API under /api (src/api) and the web UI at /
  * (src/ui/server). It refuses to listen beyond loopback while no API token exists. It runs until
  * SIGTERM or SIGINT, then shuts down gracefully and exits 0.
@@ -14,10 +15,11 @@ import { DefinitionSync } from '../../scheduler/definitions.js';
 import { signallingQueuedRuns } from '../../scheduler/queue-signal.js';
 import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
+import { RunnerSupervisor } from '../runner-supervisor.js';
+import { DEFAULT_RUNNER_IDLE_MS, RUNNER_ENV } from '../runner-protocol.js';
 import {
   createFolderWatcher,
   createScheduler,
-  createWorker,
   describeSettings,
   drainingMessage,
   openServiceSession,
@@ -42,9 +44,17 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
   const log = consoleServiceLog('serve');
   try {
     const opened = await openServiceSession(globals);
-    const worker = createWorker(opened, concurrency, consoleServiceLog('worker'));
-    // The scheduler and the API share this process with the worker: runs they queue start at once.
-    const session = { ...opened, store: signallingQueuedRuns(opened.store, () => worker.nudge()) };
+    const runner = new RunnerSupervisor({
+      projectDir: opened.project.dir,
+      concurrency,
+      store: opened.store,
+      pollMs: opened.settings.pollMs,
+      idleMs: runnerIdleMs(),
+      graceMs: opened.settings.graceMs,
+      log: consoleServiceLog('runner'),
+    });
+    // Runs queued by the scheduler, the API or a watched folder of this process start at once.
+    const session = { ...opened, store: signallingQueuedRuns(opened.store, () => runner.nudge()) };
     const { project, store, settings, storeLabel } = session;
     try {
       const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
@@ -61,7 +71,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
         ready: async () => {
           if (!synced) return false;
           const queued = await store.countRuns({ status: 'queued' });
-          return { queued, running_here: worker.running, pipelines: definitions.pipelines().length };
+          return { queued, running_here: runner.running, pipelines: definitions.pipelines().length };
         },
       });
       try {
@@ -76,7 +86,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
             `  pipelines (${project.spec.pipelines_dir}/ is watched for changes):`,
             ...pipelineOverview(pipelines, project.spec.timezone, paused).map((line) => `  ${line}`),
             `  scheduler: checks every ${formatDuration(settings.tickMs)} and when a slot is due`,
-            `  workers: ${concurrency} in this process (${describeSettings(session)})`,
+            `  runs: ${concurrency} at once in a runner process started when work is queued, exiting after ${formatDuration(runnerIdleMs())} idle (${describeSettings(session)})`,
             `  http: ${http.url}/health, ${http.url}/ready and the REST API at ${http.url}/api (docs: ${http.url}/api/docs)`,
             `  web UI: ${http.url}/ (sign in with an API token)`,
             ...(options.notes?.(http.url) ?? []),
@@ -87,14 +97,14 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
         scheduler.start();
         const watcher = createFolderWatcher(session, definitions, consoleServiceLog('watch'));
         watcher.start();
-        worker.start();
+        runner.start();
 
         const signal = await shutdown.signal;
         log('info', drainingMessage(signal, settings));
         await scheduler.stop();
         await watcher.stop();
         definitions.stop();
-        await worker.stop();
+        await runner.stop();
       } finally {
         definitions.stop();
         await http.close();
@@ -107,6 +117,18 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
   } finally {
     shutdown.dispose();
   }
+}
+
+function runnerIdleMs(): number {
+  const raw = process.env[RUNNER_ENV.idleMs]?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_RUNNER_IDLE_MS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 100) {
+    throw new PwError('PW_USAGE', `${RUNNER_ENV.idleMs} expects a whole number ≥ 100, found '${raw}'`, {
+      hint: `Unset it to use the default (${DEFAULT_RUNNER_IDLE_MS}).`,
+    });
+  }
+  return value;
 }
 
 function parsePort(text: string): number {

@@ -7,12 +7,7 @@
  * casts the staged text inside `replaceOutput`, so the dataset appears whole or not at all. Only one
  * batch of documents is ever held in JavaScript.
  */
-import {
-  DuckDBDataChunkWriter,
-  JSToDuckDBValueConverter,
-  type DuckDBAppender,
-  type JS,
-} from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBDataChunkWriter, JS } from '@duckdb/node-api';
 import type { StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
@@ -142,8 +137,10 @@ export async function streamDocumentsIntoDataset(
           for (const column of columns.slice(known)) {
             await ctx.datasets.run(`ALTER TABLE ${stagingRef} ADD COLUMN c${column.index} VARCHAR`);
           }
+          const { DuckDBDataChunkWriter: ChunkWriter, JSToDuckDBValueConverter } =
+            await import('@duckdb/node-api');
           appender = await ctx.datasets.connection.createAppender(staging, 'main', 'temp');
-          writer = DuckDBDataChunkWriter.forAppender(appender, { converter: JSToDuckDBValueConverter });
+          writer = ChunkWriter.forAppender(appender, { converter: JSToDuckDBValueConverter });
         }
         const width = columns.length + 1;
         for (const row of staged) {

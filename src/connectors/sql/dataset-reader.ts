@@ -3,7 +3,7 @@
  * bound rows (MariaDB batches, SQLite statements): DuckDB streams the result a data chunk at a time,
  * so only one batch is ever held in memory.
  */
-import { JSDuckDBValueConverter, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent } from '../../core/sql-identifiers.js';
 import type { SqlDialect } from './config.js';
 import { exportExpression, type DatasetColumn } from './duckdb-types.js';
@@ -20,6 +20,7 @@ export async function forEachBatch(
   const select = columns
     .map((column, index) => `${exportExpression(dialect, column)} AS ${quoteIdent(`c${index}`)}`)
     .join(', ');
+  const { JSDuckDBValueConverter } = await import('@duckdb/node-api');
   const result = await duck.stream(`SELECT ${select} FROM ${dataset}`);
   let batch: unknown[][] = [];
   let total = 0;

@@ -5,7 +5,7 @@
  * casts the staged columns to their target types inside `replaceOutput`, so the dataset appears
  * whole or not at all. Only one batch of rows is ever held in JavaScript.
  */
-import { DuckDBDataChunkWriter, JSToDuckDBValueConverter, type JS } from '@duckdb/node-api';
+import type { JS } from '@duckdb/node-api';
 import type { StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
@@ -46,6 +46,7 @@ export async function streamIntoDataset(
   try {
     let rows = 0;
     if (columns.length > 0) {
+      const { DuckDBDataChunkWriter, JSToDuckDBValueConverter } = await import('@duckdb/node-api');
       const appender = await connection.createAppender(staging, 'main', 'temp');
       try {
         const writer = DuckDBDataChunkWriter.forAppender(appender, { converter: JSToDuckDBValueConverter });

@@ -33,8 +33,10 @@ describe('htmlToText', () => {
     );
   });
 
-  it('renders Markdown with raw HTML passing through', () => {
-    const html = markdownToHtml('# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n<div class="x">raw</div>\n');
+  it('renders Markdown with raw HTML passing through', async () => {
+    const html = await markdownToHtml(
+      '# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n<div class="x">raw</div>\n',
+    );
     assert.match(html, /<h1>Title<\/h1>/);
     assert.match(html, /<table>/);
     assert.match(html, /<div class="x">raw<\/div>/);

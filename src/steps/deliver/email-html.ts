@@ -20,7 +20,6 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import MarkdownIt from 'markdown-it';
 import type { RunArtifact } from '../../core/step.js';
 
 export interface InlineImage {
@@ -36,11 +35,11 @@ export interface InlinedHtml {
   warnings: string[];
 }
 
-const markdown = new MarkdownIt({ html: true, linkify: true, breaks: false });
-
 /** A Markdown body (raw HTML inside it passes through) as a small, self-contained HTML document. */
-export function markdownToHtml(body: string): string {
-  const content = markdown.render(body);
+export async function markdownToHtml(body: string): Promise<string> {
+  // Loaded when a message has a Markdown body, not whenever notifications are possible.
+  const { default: MarkdownIt } = await import('markdown-it');
+  const content = new MarkdownIt({ html: true, linkify: true, breaks: false }).render(body);
   return `<!doctype html>\n<html><head><meta charset="utf-8"></head>\n<body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; font-size: 14px; line-height: 1.45; color: #1f2328;">\n${content}</body></html>\n`;
 }
 

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodemailer, { type NodemailerError, type SendMailOptions } from 'nodemailer';
+import type Nodemailer from 'nodemailer';
+import type { NodemailerError, SendMailOptions } from 'nodemailer';
 import { PwError } from '../../core/errors/pw-error.js';
 import type { ErrorCode } from '../../core/errors/codes.js';
 import { temporaryPathFor } from '../../engine/atomic-file.js';
@@ -80,6 +81,7 @@ export async function sendEmail(
   const server = serverLabel(connection);
   const recipients = recipientsLabel(message);
   const attempts = Math.max(1, options.attempts ?? 3);
+  const nodemailer = await loadNodemailer();
   const transport = nodemailer.createTransport(smtpTransportOptions(name, connection, options.resolvePath));
   try {
     for (let attempt = 1; ; attempt += 1) {
@@ -190,12 +192,21 @@ export function classifySmtpError(
   };
 }
 
+/**
+ * nodemailer is loaded when a message is sent, not when this module is: `serve` imports it for
+ * notifications but, with runs executing in its runner process, may never send one itself.
+ */
+async function loadNodemailer(): Promise<typeof Nodemailer> {
+  return (await import('nodemailer')).default;
+}
+
 /** Writes the message as `<stem>-<n>.eml`, n the first free number, never replacing a file. */
 async function writeToOutbox(
   mail: SendMailOptions,
   messageId: string,
   options: SendEmailOptions,
 ): Promise<SendEmailResult> {
+  const nodemailer = await loadNodemailer();
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   const info = await transport.sendMail(mail);
   const bytes = info.message as Buffer;

@@ -175,7 +175,7 @@ async function compose(ctx: StepContext, config: EmailConfig): Promise<Composed>
   const artifacts = await ctx.artifacts.list();
   let html: string | undefined;
   if (config.html_from !== undefined) html = await readReportHtml(config.html_from, artifacts);
-  else if (config.body !== undefined) html = markdownToHtml(config.body);
+  else if (config.body !== undefined) html = await markdownToHtml(config.body);
 
   const attachments: Attachment[] = [];
   let images = 0;

@@ -3,7 +3,7 @@
  * pages cut into rows and columns by CSS selectors (cheerio). Links taken from href, src and action
  * attributes are made absolute against the page's final URL, so a row can be followed or downloaded.
  */
-import * as cheerio from 'cheerio';
+import type * as cheerio from 'cheerio';
 import type { AnyNode } from 'domhandler';
 import { PwError } from '../../core/errors/pw-error.js';
 import type { ColumnSpec, SelectConfig } from './http-fetch-schema.js';
@@ -106,8 +106,14 @@ export function normaliseColumns(select: SelectConfig): Record<string, ColumnSpe
 }
 
 /** Rows from one HTML page: one per `rows` match, or one for the whole page. */
-export function htmlRows(html: string, select: SelectConfig, baseUrl: string): Record<string, unknown>[] {
-  const $ = cheerio.load(html, { baseURI: baseUrl });
+export async function htmlRows(
+  html: string,
+  select: SelectConfig,
+  baseUrl: string,
+): Promise<Record<string, unknown>[]> {
+  // Loaded with the first HTML page: cheerio and its parser are large and most processes never parse HTML.
+  const { load } = await import('cheerio');
+  const $ = load(html, { baseURI: baseUrl });
   const columns = normaliseColumns(select);
   const scopes =
     select.rows === undefined

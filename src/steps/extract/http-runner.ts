@@ -164,7 +164,7 @@ export class Runner {
     const html = await this.readOk(answer, request);
     const select = this.config.select;
     if (html === undefined || select === undefined) return [{ ...meta, exists: false }];
-    const rows = htmlRows(html, select, answer.url);
+    const rows = await htmlRows(html, select, answer.url);
     const result: Row[] = [];
     for (const row of rows.length === 0 ? [{}] : rows) {
       const full: Row = { ...meta, exists: true, ...row };

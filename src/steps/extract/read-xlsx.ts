@@ -9,7 +9,7 @@
  * overrides are cast on top of that; a cell that does not fit is a bad row for `on_error`. Rows with
  * no values are skipped; error cells (#N/A, #DIV/0!) are read as NULL with a warning.
  */
-import { DuckDBDataChunkWriter, type DuckDBAppender } from '@duckdb/node-api';
+import type { DuckDBDataChunkWriter, DuckDBAppender } from '@duckdb/node-api';
 import type { StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
@@ -77,8 +77,9 @@ class XlsxLoader {
     await this.ctx.datasets.run(
       `CREATE TABLE ${quoteIdent(this.staging)} (__pw_file VARCHAR, __pw_row INTEGER, __pw_first INTEGER, ${columns})`,
     );
+    const { DuckDBDataChunkWriter: ChunkWriter } = await import('@duckdb/node-api');
     this.#appender = await this.ctx.datasets.connection.createAppender(this.staging);
-    this.#writer = DuckDBDataChunkWriter.forAppender(this.#appender);
+    this.#writer = ChunkWriter.forAppender(this.#appender);
   }
 
   finish(): void {

@@ -4,7 +4,6 @@
  * position in tab order, which is the workbook's sheet list, not the order of the parts in the zip.
  */
 import { createReadStream } from 'node:fs';
-import ExcelJS from 'exceljs';
 import type { Row } from 'exceljs';
 import { PwError } from '../../core/errors/pw-error.js';
 import type { InputFile } from './input-files.js';
@@ -66,6 +65,8 @@ export async function readSheetRows(
   onSheet: (sheet: SheetInfo) => void,
   onRow: (row: Row) => RowVerdict | Promise<RowVerdict>,
 ): Promise<void> {
+  // Loaded with the first workbook read, so processes that never read one do not hold exceljs.
+  const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(file.absolute);
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     worksheets: 'emit',

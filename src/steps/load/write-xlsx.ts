@@ -7,8 +7,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import ExcelJS from 'exceljs';
-import { JSDuckDBValueConverter } from '@duckdb/node-api';
+import type ExcelJS from 'exceljs';
 import type { ColumnInfo, StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent } from '../../core/sql-identifiers.js';
@@ -67,10 +66,13 @@ export async function writeXlsx(
   target: string,
   sheetName: string,
 ): Promise<number> {
+  // Loaded here so that only processes that write XLSX files pay for exceljs.
+  const { default: Excel } = await import('exceljs');
+  const { JSDuckDBValueConverter } = await import('@duckdb/node-api');
   const out = createWriteStream(target);
   let rows = 0;
   try {
-    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+    const workbook = new Excel.stream.xlsx.WorkbookWriter({
       stream: out,
       useStyles: true,
       useSharedStrings: false,

@@ -5,7 +5,7 @@
  * (`getvariable('low')`), which keeps values out of the SQL text.
  */
 import { z } from 'zod';
-import { StatementType } from '@duckdb/node-api';
+import type { StatementType } from '@duckdb/node-api';
 import { defineStep, type StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { mentionedIdentifiers, referencedSteps, splitStatements, type SqlStatement } from './sql-text.js';
@@ -59,6 +59,7 @@ export const sqlStep = defineStep({
     }
 
     ctx.signal.throwIfAborted();
+    const { StatementType: StatementTypes } = await import('@duckdb/node-api');
     let statementType: StatementType;
     try {
       const prepared = await connection.prepare(last.text);
@@ -68,10 +69,10 @@ export const sqlStep = defineStep({
       throw sqlError(cause, last.line, `Query at line ${last.line}`);
     }
     const firstWord = (/^[A-Za-z]+/.exec(last.text)?.[0] ?? '').toLowerCase();
-    if (statementType !== StatementType.SELECT || NOT_STORABLE.has(firstWord)) {
+    if (statementType !== StatementTypes.SELECT || NOT_STORABLE.has(firstWord)) {
       const found = NOT_STORABLE.has(firstWord)
         ? firstWord.toUpperCase()
-        : (StatementType[statementType] ?? 'non-query');
+        : (StatementTypes[statementType] ?? 'non-query');
       throw new PwError(
         'PW_SQL_ERROR',
         `The last statement (line ${last.line}) is not a query, so there is no dataset to keep`,
