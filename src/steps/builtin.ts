@@ -23,6 +23,7 @@ import { mongodbFindStep } from './extract/mongodb-find.js';
 import { mongodbAggregateStep } from './extract/mongodb-aggregate.js';
 import { batchUnpackStep } from './batch/batch-unpack.js';
 import { batchPackStep } from './batch/batch-pack.js';
+import { filesConvertStep } from './transform/files-convert.js';
 
 export function builtinRegistry(): StepRegistry {
   return new StepRegistry([
@@ -49,5 +50,6 @@ export function builtinRegistry(): StepRegistry {
     mongodbAggregateStep,
     batchUnpackStep,
     batchPackStep,
+    filesConvertStep,
   ]);
 }

@@ -103,6 +103,15 @@ export const ERROR_CODES = {
     kind: 'operational',
     title: 'Chromium failed or timed out while rendering a report PDF (the HTML report was written)',
   },
+  // ---- legacy .xls workbooks (files.read, files.convert) ----
+  PW_SOFFICE_MISSING: {
+    kind: 'user',
+    title: 'No LibreOffice (soffice, package libreoffice-calc-nogui) to convert a legacy .xls workbook with',
+  },
+  PW_SOFFICE_FAILED: {
+    kind: 'operational',
+    title: 'LibreOffice crashed, failed or timed out while converting a legacy .xls workbook',
+  },
   // ---- SQL and MongoDB connectors (sql.query, sql.load, sql.exec, mongodb.find, mongodb.aggregate) ----
   PW_DB_UNREACHABLE: {
     kind: 'operational',

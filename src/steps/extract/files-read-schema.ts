@@ -1,10 +1,10 @@
 /**
  * The `with:` block of a `files.read` step. Options that only make sense for one format (CSV dialect,
- * XLSX sheet and range) are rejected for the others at validation time when the format is known from
+ * XLSX/XLS sheet and range, the soffice that converts XLS) are rejected for the others at validation time when the format is known from
  * the path, and again at run time once the files are found, so a misplaced option never goes unnoticed.
  */
 import { z } from 'zod';
-import { FILE_FORMATS, formatFromPath, type FileFormat } from './file-format.js';
+import { READ_FORMATS, readFormatFromPath, type ReadFormat } from './file-format.js';
 
 /** A DuckDB type name such as BIGINT, DECIMAL(18,2), TIMESTAMP WITH TIME ZONE or VARCHAR[]. */
 export const DUCKDB_TYPE =
@@ -25,7 +25,7 @@ const CSV_ONLY = [
   'date_format',
   'timestamp_format',
 ] as const;
-const XLSX_ONLY = ['sheet', 'header_row', 'range'] as const;
+const WORKBOOK_ONLY = ['sheet', 'header_row', 'range'] as const;
 
 export const filesReadConfig = z
   .strictObject({
@@ -36,10 +36,10 @@ export const filesReadConfig = z
         'A file or a glob (data/*.csv, exports/**/*.parquet), relative to the project folder. All matching files are read, in path order, into one dataset.',
       ),
     format: z
-      .enum(FILE_FORMATS)
+      .enum(READ_FORMATS)
       .optional()
       .describe(
-        'csv, tsv, json, ndjson, parquet or xlsx. Default: from the file extension (.csv, .tsv, .json, .ndjson/.jsonl, .parquet, .xlsx; a .gz or .zst suffix is looked through).',
+        'csv, tsv, json, ndjson, parquet, xlsx or xls (legacy Excel, converted with LibreOffice). Default: from the file extension (.csv, .tsv, .json, .ndjson/.jsonl, .parquet, .xlsx, .xls; a .gz or .zst suffix is looked through).',
       ),
     source_column: z
       .string()
@@ -58,13 +58,13 @@ export const filesReadConfig = z
       .enum(['table', 'view'])
       .default('table')
       .describe(
-        'table (default) copies the rows into the run database, so later steps and a resumed run read that copy; view only records how to read the files, so each later step reads them again: no copy, which is faster for one pass over large files (e.g. straight into files.write), but rows are not counted, empty input is not detected, and the files must still be there when later steps or a resume read them. view needs on_error: fail and is not available for xlsx.',
+        'table (default) copies the rows into the run database, so later steps and a resumed run read that copy; view only records how to read the files, so each later step reads them again: no copy, which is faster for one pass over large files (e.g. straight into files.write), but rows are not counted, empty input is not detected, and the files must still be there when later steps or a resume read them. view needs on_error: fail and is not available for xlsx or xls.',
       ),
     on_error: z
       .enum(ON_ERROR)
       .default('fail')
       .describe(
-        'Rows that cannot be parsed or cast: fail (stop, naming file and line), skip (drop them, count them) or quarantine (drop them and write them with line numbers and reasons to the <step>.rejects.csv artifact). csv/tsv and xlsx support all three, ndjson fail and skip, json and parquet fail only.',
+        'Rows that cannot be parsed or cast: fail (stop, naming file and line), skip (drop them, count them) or quarantine (drop them and write them with line numbers and reasons to the <step>.rejects.csv artifact). csv/tsv, xlsx and xls support all three, ndjson fail and skip, json and parquet fail only.',
       ),
     columns: z
       .record(
@@ -127,31 +127,38 @@ export const filesReadConfig = z
       .union([z.string().min(1), z.int().min(1)])
       .optional()
       .describe(
-        'xlsx: the worksheet, by name or by 1-based position in tab order. Default: the first sheet.',
+        'xlsx/xls: the worksheet, by name or by 1-based position in tab order. Default: the first sheet.',
       ),
     header_row: z
       .int()
       .min(1)
       .optional()
       .describe(
-        'xlsx: the 1-based sheet row that holds the column names; rows above it are ignored. Default: the first row of `range`, else 1.',
+        'xlsx/xls: the 1-based sheet row that holds the column names; rows above it are ignored. Default: the first row of `range`, else 1.',
       ),
     range: z
       .string()
       .regex(CELL_RANGE, 'a cell range such as A1:D200')
       .optional()
       .describe(
-        'xlsx: the block of cells to read, such as A1:D200 or B3:H1000. Default: the whole sheet, from the first named header cell to the last.',
+        'xlsx/xls: the block of cells to read, such as A1:D200 or B3:H1000. Default: the whole sheet, from the first named header cell to the last.',
+      ),
+    soffice_path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "xls: LibreOffice's soffice, which converts legacy workbooks. Default: $PIPEWRIGHT_SOFFICE, /usr/bin/soffice, then soffice, libreoffice on PATH (Debian package libreoffice-calc-nogui).",
       ),
   })
   .superRefine((config, context) => {
-    const format = config.format ?? formatFromPath(config.path);
+    const format = config.format ?? readFormatFromPath(config.path);
     if (format === undefined) return;
     for (const issue of formatOptionIssues(config, format)) {
       context.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
     }
   })
-  .describe('Reads CSV, TSV, JSON, NDJSON, Parquet or XLSX files into the step dataset.');
+  .describe('Reads CSV, TSV, JSON, NDJSON, Parquet, XLSX or legacy XLS files into the step dataset.');
 
 export type FilesReadConfig = z.output<typeof filesReadConfig>;
 
@@ -163,7 +170,7 @@ export interface OptionIssue {
 /** Options that do not apply to `format`; checked when validating and again at run time. */
 export function formatOptionIssues(
   config: Partial<Record<string, unknown>> & { on_error?: OnError },
-  format: FileFormat,
+  format: ReadFormat,
 ): OptionIssue[] {
   const issues: OptionIssue[] = [];
   const isCsv = format === 'csv' || format === 'tsv';
@@ -182,24 +189,30 @@ export function formatOptionIssues(
     if (config.header === false)
       issues.push({ field: 'header', message: `'header' applies to csv and tsv files only, not ${format}` });
   }
-  if (format !== 'xlsx') {
-    for (const field of XLSX_ONLY) {
+  const isWorkbook = format === 'xlsx' || format === 'xls';
+  if (!isWorkbook) {
+    for (const field of WORKBOOK_ONLY) {
       if (config[field] !== undefined)
-        issues.push({ field, message: `'${field}' applies to xlsx files only, not ${format}` });
+        issues.push({ field, message: `'${field}' applies to xlsx and xls files only, not ${format}` });
     }
   }
+  if (format !== 'xls' && config['soffice_path'] !== undefined) {
+    issues.push({
+      field: 'soffice_path',
+      message: `'soffice_path' applies to xls files only, not ${format}`,
+    });
+  }
   const onError = config.on_error ?? 'fail';
-  if (config['materialize'] === 'view' && (format === 'xlsx' || onError !== 'fail')) {
+  if (config['materialize'] === 'view' && (isWorkbook || onError !== 'fail')) {
     issues.push({
       field: 'materialize',
-      message:
-        format === 'xlsx'
-          ? 'materialize: view is not available for xlsx: workbooks are read by Pipewright, not by DuckDB, and must be copied'
-          : `materialize: view needs on_error: fail: setting rows aside (${onError}) needs the rows copied once`,
+      message: isWorkbook
+        ? `materialize: view is not available for ${format}: workbooks are read by Pipewright, not by DuckDB, and must be copied`
+        : `materialize: view needs on_error: fail: setting rows aside (${onError}) needs the rows copied once`,
     });
   }
   const allowed: readonly OnError[] =
-    isCsv || format === 'xlsx' ? ON_ERROR : format === 'ndjson' ? ['fail', 'skip'] : ['fail'];
+    isCsv || isWorkbook ? ON_ERROR : format === 'ndjson' ? ['fail', 'skip'] : ['fail'];
   if (!allowed.includes(onError)) {
     const why =
       format === 'json'

@@ -340,7 +340,7 @@ describe('files.read missing and empty input', () => {
   it('rejects options that do not belong to the format before reading anything', () => {
     assert.throws(
       () => filesRead.config.parse({ path: 'data/sales.csv', sheet: 'Data' }),
-      /'sheet' applies to xlsx files only/,
+      /'sheet' applies to xlsx and xls files only/,
     );
     assert.throws(
       () => filesRead.config.parse({ path: 'a.parquet', on_error: 'skip' }),

@@ -11,43 +11,45 @@
  * BOOLEAN, anything mixed or textual → VARCHAR, so text such as zip codes keeps its leading zeros);
  * `columns` casts on top, and a cell that does not fit is a bad row.
  *
+ * Legacy `.xls` workbooks are converted to `.xlsx` by LibreOffice headless (see soffice.ts for why
+ * not a JavaScript parser) into a private folder and then read by the same XLSX code, so `sheet`,
+ * `header_row`, `range`, types and `on_error` behave exactly as for `.xlsx`.
+ *
  * Zero-byte files are left out of the read (they hold no rows and would otherwise break the schema
  * DuckDB works out across files) but still count in `files` and `bytes`.
  */
 import { defineStep, type StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent } from '../../core/sql-identifiers.js';
-import { formatFromPath, knownExtensions, type FileFormat } from './file-format.js';
+import { knownReadExtensions, readFormatFromPath, type ReadFormat } from './file-format.js';
 import { filesReadConfig, formatOptionIssues, type FilesReadConfig } from './files-read-schema.js';
 import { findInputFiles, type InputFile } from './input-files.js';
 import { checkOverrideTypes, type ReadOutcome } from './read-common.js';
 import { readCsv } from './read-csv.js';
 import { readJson } from './read-json.js';
 import { readParquet } from './read-parquet.js';
+import { withXlsxCopies } from './xls-workbooks.js';
 
-function resolveFormat(config: FilesReadConfig, files: readonly InputFile[]): FileFormat {
+function resolveFormat(config: FilesReadConfig, files: readonly InputFile[]): ReadFormat {
   if (config.format !== undefined) return config.format;
-  const fromPattern = formatFromPath(config.path);
+  const fromPattern = readFormatFromPath(config.path);
   if (fromPattern !== undefined) return fromPattern;
-  const fromFiles = new Set(files.map((file) => formatFromPath(file.relative)));
+  const fromFiles = new Set(files.map((file) => readFormatFromPath(file.relative)));
   const [only] = [...fromFiles];
   if (fromFiles.size === 1 && only !== undefined) return only;
-  const legacy = /\.xls$/i.test(config.path) || files.some((file) => /\.xls$/i.test(file.relative));
   throw new PwError('PW_SPEC_TYPE', `Cannot tell the format of '${config.path}' from its name`, {
     path: 'with.format',
-    expected: `a file name ending in ${knownExtensions()}, or an explicit format`,
+    expected: `file names ending in one of ${knownReadExtensions()} (all the same), or an explicit format`,
     found: files
       .slice(0, 3)
       .map((file) => file.relative)
       .join(', '),
-    hint: legacy
-      ? 'Legacy .xls workbooks are not supported; save them as .xlsx.'
-      : 'Set format: csv, tsv, json, ndjson, parquet or xlsx.',
+    hint: 'Set format: csv, tsv, json, ndjson, parquet, xlsx or xls, or narrow the glob to one kind of file.',
   });
 }
 
 async function read(
-  format: FileFormat,
+  format: ReadFormat,
   ctx: StepContext,
   temp: string,
   files: readonly InputFile[],
@@ -65,6 +67,11 @@ async function read(
     case 'xlsx':
       // exceljs takes a noticeable share of start-up; load it only for workbooks.
       return (await import('./read-xlsx.js')).readXlsx(ctx, temp, files, config);
+    case 'xls': {
+      const { readXlsx } = await import('./read-xlsx.js');
+      const soffice = config.soffice_path === undefined ? undefined : ctx.resolvePath(config.soffice_path);
+      return withXlsxCopies(ctx, files, soffice, (copies) => readXlsx(ctx, temp, copies, config));
+    }
   }
 }
 
@@ -100,7 +107,7 @@ export const filesReadStep = defineStep({
   type: 'files.read',
   kind: 'extract',
   description:
-    'Reads CSV, TSV, JSON, NDJSON, Parquet or XLSX files (one path or a glob) into the step dataset.',
+    'Reads CSV, TSV, JSON, NDJSON, Parquet, XLSX or legacy XLS files (one path or a glob) into the step dataset.',
   config: filesReadConfig,
   async run(ctx, config) {
     const files = await findInputFiles(ctx.projectDir, config.path);

@@ -90,6 +90,12 @@ export function readValue(
     return text === '' ? BLANK : { kind: 'string', text, integral: false };
   }
   if ('formula' in value || 'sharedFormula' in value) {
+    // LibreOffice stores a boolean cell as the formula TRUE() or FALSE() (every boolean of an .xls it
+    // converts), and exceljs' streaming reader reads the result of any formula as a number.
+    const formula = (value as { formula?: unknown }).formula;
+    const constant = typeof formula === 'string' ? /^\s*(TRUE|FALSE)\(\)\s*$/i.exec(formula) : null;
+    if (constant?.[1] !== undefined)
+      return { kind: 'boolean', text: String(constant[1].toUpperCase() === 'TRUE'), integral: false };
     const result = (value as { result?: CellValue }).result;
     return readValue(result, numFmt, date1904);
   }

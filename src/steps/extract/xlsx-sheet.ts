@@ -1,9 +1,10 @@
 /**
- * Streams the rows of one worksheet with exceljs' WorkbookReader, so a large workbook is never held
- * in memory. Sheets are chosen by name (case-insensitive, as Excel treats them) or by 1-based
+ * Streams the rows of one worksheet (or of each in turn, for `files.convert`) with exceljs'
+ * WorkbookReader, so a large workbook is never held in memory. Sheets are chosen by name (case-insensitive, as Excel treats them) or by 1-based
  * position in tab order, which is the workbook's sheet list, not the order of the parts in the zip.
  */
 import { createReadStream } from 'node:fs';
+import type ExcelJS from 'exceljs';
 import type { Row } from 'exceljs';
 import { PwError } from '../../core/errors/pw-error.js';
 import type { InputFile } from './input-files.js';
@@ -55,16 +56,24 @@ function describeSelector(selector: string | number | undefined): string {
   return typeof selector === 'number' ? `sheet number ${selector}` : `sheet '${selector}'`;
 }
 
-/**
- * Calls `onRow` for each row of the selected sheet, in order, until it answers `stop`. Rows with no
- * cells at all are not stored in XLSX and so never arrive here.
- */
-export async function readSheetRows(
-  file: InputFile,
-  selector: string | number | undefined,
-  onSheet: (sheet: SheetInfo) => void,
-  onRow: (row: Row) => RowVerdict | Promise<RowVerdict>,
-): Promise<void> {
+function workbookFailure(file: InputFile, error: unknown): PwError {
+  if (error instanceof PwError) return error;
+  return new PwError(
+    'PW_INPUT_MALFORMED',
+    `${file.relative}: cannot read the workbook: ${(error as Error).message}`,
+    {
+      location: { file: file.relative },
+      expected: 'an .xlsx workbook (Office Open XML)',
+      hint: 'Password-protected workbooks cannot be read. A legacy Excel 97–2003 workbook needs format: xls (its usual extension .xls picks that format by itself).',
+      cause: error,
+    },
+  );
+}
+
+async function openReader(file: InputFile): Promise<{
+  input: ReturnType<typeof createReadStream>;
+  reader: ExcelJS.stream.xlsx.WorkbookReader;
+}> {
   // Loaded with the first workbook read, so processes that never read one do not hold exceljs.
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(file.absolute);
@@ -75,6 +84,72 @@ export async function readSheetRows(
     hyperlinks: 'ignore',
     entries: 'ignore',
   });
+  return { input, reader };
+}
+
+/** One worksheet as `readEverySheet` announces it; `position` is 1-based in tab order. */
+export interface SheetEntry extends SheetInfo {
+  position: number;
+  /** Every sheet name of the workbook in tab order, as far as the workbook part has been read. */
+  names: readonly string[];
+}
+
+/**
+ * Calls `onSheet` for every worksheet, in the order the workbook stores them (not always tab order);
+ * when it answers with a row callback, each row of that sheet goes there. Returns every sheet name in
+ * tab order. Like `readSheetRows`, rows without cells never arrive.
+ */
+export async function readEverySheet(
+  file: InputFile,
+  onSheet: (
+    sheet: SheetEntry,
+  ) =>
+    | ((row: Row) => void | Promise<void>)
+    | undefined
+    | Promise<((row: Row) => void | Promise<void>) | undefined>,
+): Promise<string[]> {
+  const { input, reader } = await openReader(file);
+  const state = reader as unknown as ReaderState;
+  let arrived = 0;
+  const seen: string[] = [];
+  try {
+    for await (const worksheet of reader) {
+      arrived += 1;
+      const sheet = worksheet as unknown as SheetState;
+      const names = sheetList(state);
+      const index = sheet.name === undefined ? -1 : names.indexOf(sheet.name);
+      const position = index >= 0 ? index + 1 : arrived;
+      const name = sheet.name ?? `Sheet${position}`;
+      seen.push(name);
+      const onRow = await onSheet({
+        name,
+        position,
+        names,
+        date1904: state.properties?.model?.date1904 === true,
+      });
+      // Read to the end even when unwanted: see readSheetRows for why exceljs needs that.
+      for await (const row of worksheet) if (onRow) await onRow(row);
+    }
+  } catch (error) {
+    throw workbookFailure(file, error);
+  } finally {
+    input.destroy();
+  }
+  const names = sheetList(state);
+  return names.length > 0 ? names : seen;
+}
+
+/**
+ * Calls `onRow` for each row of the selected sheet, in order, until it answers `stop`. Rows with no
+ * cells at all are not stored in XLSX and so never arrive here.
+ */
+export async function readSheetRows(
+  file: InputFile,
+  selector: string | number | undefined,
+  onSheet: (sheet: SheetInfo) => void,
+  onRow: (row: Row) => RowVerdict | Promise<RowVerdict>,
+): Promise<void> {
+  const { input, reader } = await openReader(file);
   const state = reader as unknown as ReaderState;
   let position = 0;
   let found = false;
@@ -100,17 +175,7 @@ export async function readSheetRows(
       }
     }
   } catch (error) {
-    if (error instanceof PwError) throw error;
-    throw new PwError(
-      'PW_INPUT_MALFORMED',
-      `${file.relative}: cannot read the workbook: ${(error as Error).message}`,
-      {
-        location: { file: file.relative },
-        expected: 'an .xlsx workbook (Office Open XML)',
-        hint: 'Legacy .xls files and password-protected workbooks are not supported; save the file as .xlsx.',
-        cause: error,
-      },
-    );
+    throw workbookFailure(file, error);
   } finally {
     input.destroy();
   }
