@@ -202,7 +202,10 @@ export function createScheduler(
   });
 }
 
-/** The watched folders (`triggers: [{ watch }]`) of the pipelines the definitions sync found valid. */
+/**
+ * The watched folders: the routes of pipewright.yaml (`watch:`) and the `triggers: [{ watch }]` of the
+ * pipelines the definitions sync found valid.
+ */
 export function createFolderWatcher(
   session: ServiceSession,
   definitions: DefinitionSync,
@@ -220,6 +223,8 @@ export function createFolderWatcher(
             ? [{ id: pipeline.id, revision: pipeline.revision, spec: pipeline.spec }]
             : [],
         ),
+    routes: session.project.spec.watch,
+    locate: session.project.locate,
     log,
   });
 }

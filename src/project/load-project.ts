@@ -7,7 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { PwError, SpecError } from '../core/errors/pw-error.js';
 import { projectSchema, type ProjectSpec } from '../core/spec/project-schema.js';
-import { readYaml } from '../core/spec/parse-yaml.js';
+import { readYaml, type Locate } from '../core/spec/parse-yaml.js';
 import { zodIssuesToSpecIssues } from '../core/spec/zod-issues.js';
 import { didYouMean } from '../core/spec/hints.js';
 import { validatePipeline, type PipelineValidation } from '../core/spec/validate.js';
@@ -23,6 +23,8 @@ export interface Project {
   file: string;
   spec: ProjectSpec;
   registry: StepRegistry;
+  /** Where a field of pipewright.yaml is, for messages that cannot be given at load time (watch routes). */
+  locate?: Locate;
 }
 
 export interface PipelineFile {
@@ -58,7 +60,40 @@ export async function loadProject(dir: string): Promise<Project> {
       }),
     );
   }
-  return { dir: projectDir, file, spec: Object.freeze(parsed.data), registry: builtinRegistry() };
+  const repeated = repeatedWatchFolders(projectDir, parsed.data, yaml.locate);
+  if (repeated.length > 0) throw new SpecError(repeated);
+  return {
+    dir: projectDir,
+    file,
+    spec: Object.freeze(parsed.data),
+    registry: builtinRegistry(),
+    locate: yaml.locate,
+  };
+}
+
+/** Two `watch:` entries for one folder: their routes belong in one table, tried in one order. */
+function repeatedWatchFolders(projectDir: string, spec: ProjectSpec, locate: Locate): SpecIssue[] {
+  const first = new Map<string, number>();
+  const issues: SpecIssue[] = [];
+  spec.watch.forEach((folder, index) => {
+    const dir = resolve(projectDir, folder.dir);
+    const earlier = first.get(dir);
+    if (earlier === undefined) {
+      first.set(dir, index);
+      return;
+    }
+    const at = locate(['watch', earlier, 'dir']);
+    issues.push({
+      code: 'PW_SPEC_INVALID',
+      message: `watch[${index}] watches ${folder.dir}, which watch[${earlier}] (line ${at.line}) already watches`,
+      location: { file: PROJECT_FILE, ...locate(['watch', index, 'dir']) },
+      path: `watch[${index}].dir`,
+      expected: 'one watch entry per folder',
+      found: `a second entry for ${relative(projectDir, dir) || '.'}`,
+      hint: `Move its routes into watch[${earlier}].routes, in the order they should be tried.`,
+    });
+  });
+  return issues;
 }
 
 export async function listPipelineFiles(project: Project): Promise<PipelineFile[]> {

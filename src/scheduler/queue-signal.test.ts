@@ -18,6 +18,13 @@ function recordingStore(calls: string[]): StateStore {
     updateRun: async (id: string, patch: { status?: string }) => {
       calls.push(`updateRun ${id} ${patch.status ?? '-'}`);
     },
+    queueWatchedFileRun: async () => {
+      calls.push('queueWatchedFileRun');
+    },
+    retryWatchedFileRun: async () => {
+      calls.push('retryWatchedFileRun');
+      return true;
+    },
     getRun: async function (this: unknown) {
       calls.push(this === store ? 'getRun on the store' : 'getRun elsewhere');
       return undefined;
@@ -37,6 +44,8 @@ describe('signallingQueuedRuns', () => {
     await signalled.updateRun('b', { status: 'queued' });
     await signalled.updateRun('c', {});
     await signalled.getRun('d');
+    await signalled.queueWatchedFileRun('entry', {} as Parameters<StateStore['queueWatchedFileRun']>[1]);
+    assert.equal(await signalled.retryWatchedFileRun('entry', 'run', { status: 'queued' }), true);
     assert.deepEqual(calls, [
       'enqueueRun',
       'signal',
@@ -48,6 +57,10 @@ describe('signallingQueuedRuns', () => {
       'signal',
       'updateRun c -',
       'getRun on the store',
+      'queueWatchedFileRun',
+      'signal',
+      'retryWatchedFileRun',
+      'signal',
     ]);
     assert.equal((signalled as unknown as { label: string }).label, 'fake');
   });

@@ -1,6 +1,6 @@
 /**
  * In `serve`, a run queued by the same process (by the scheduler, the API, a retry, an upstream
- * trigger) would wait for the in-process workers' next poll, up to `pollMs`. Wrapping the store lets
+ * trigger, a watched folder) would wait for the in-process workers' next poll, up to `pollMs`. Wrapping the store lets
  * every write that makes a run queued tell them at once. Runs queued by other processes sharing the
  * store are still found by polling.
  */
@@ -18,6 +18,8 @@ export function signallingQueuedRuns(store: StateStore, onQueued: () => void): S
       const method = value as (...args: unknown[]) => unknown;
       switch (property) {
         case 'enqueueRun':
+        case 'queueWatchedFileRun':
+        case 'retryWatchedFileRun':
           return async (...args: unknown[]) => announce(await method.apply(target, args));
         case 'createRun':
         case 'updateRun':

@@ -6,10 +6,12 @@
  *   turns into an abort within seconds. A finished run cannot be cancelled.
  * - retry: a failed or cancelled run goes back to the queue (attempt + 1, error, end time, lease and
  *   cancel request cleared). The worker that claims it resumes it from its checkpoint: steps that
- *   succeeded are not run again when the run's workspace is reachable, else the run restarts.
+ *   succeeded are not run again when the run's workspace is reachable, else the run restarts. A run
+ *   of a watched file first gets its file back from failed/ (watch/retry-watched-file.ts).
  */
 import { PwError } from '../core/errors/pw-error.js';
-import type { RunRecord, RunStatus, StateStore } from '../store/state-store.js';
+import type { RunPatch, RunRecord, RunStatus, StateStore } from '../store/state-store.js';
+import { retryWatchedFileRun } from './watch/retry-watched-file.js';
 
 const FINISHED: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -57,7 +59,7 @@ export async function retryRun(store: StateStore, run: RunRecord): Promise<RunRe
       },
     );
   }
-  await store.updateRun(run.id, {
+  const patch: RunPatch = {
     status: 'queued',
     attempt: run.attempt + 1,
     finishedAt: undefined,
@@ -65,7 +67,10 @@ export async function retryRun(store: StateStore, run: RunRecord): Promise<RunRe
     cancelRequestedAt: undefined,
     leaseOwner: undefined,
     leaseExpiresAt: undefined,
-  });
+  };
+  const [watched] = await store.listWatchedFiles({ runId: run.id });
+  if (watched) await retryWatchedFileRun(store, run, watched, patch);
+  else await store.updateRun(run.id, patch);
   const updated = await store.getRun(run.id);
   if (!updated) throw new PwError('PW_RUN_NOT_FOUND', `Run ${run.id} disappeared from the store`);
   return updated;

@@ -240,19 +240,7 @@ export class KyselyStateStore implements StateStore {
 
   updateRun(id: string, patch: RunPatch): Promise<void> {
     return this.#guard(`update run ${id}`, async () => {
-      const values: Updateable<RunRow> = {};
-      if (patch.status !== undefined) values.status = patch.status;
-      if (patch.attempt !== undefined) values.attempt = patch.attempt;
-      // A key present with `undefined` clears the column (a resumed run drops its old finish and error).
-      if ('startedAt' in patch) values.started_at = isoOrNull(patch.startedAt);
-      if ('finishedAt' in patch) values.finished_at = isoOrNull(patch.finishedAt);
-      if ('workspace' in patch) values.workspace = patch.workspace ?? null;
-      if ('leaseOwner' in patch) values.lease_owner = patch.leaseOwner ?? null;
-      if ('leaseExpiresAt' in patch) values.lease_expires_at = isoOrNull(patch.leaseExpiresAt);
-      if ('cancelRequestedAt' in patch) values.cancel_requested_at = isoOrNull(patch.cancelRequestedAt);
-      if ('host' in patch) values.host = patch.host ?? null;
-      if ('pid' in patch) values.pid = patch.pid ?? null;
-      if ('error' in patch) Object.assign(values, errorColumns(patch.error));
+      const values = runPatchValues(patch);
       if (Object.keys(values).length === 0) return;
       const result = await this.#db.updateTable('runs').set(values).where('id', '=', id).executeTakeFirst();
       if (result.numUpdatedRows === 0n) {
@@ -1167,14 +1155,39 @@ export class KyselyStateStore implements StateStore {
     );
   }
 
+  retryWatchedFileRun(id: string, runId: string, runPatch: RunPatch): Promise<boolean> {
+    return this.#guard(`queue run ${runId} again for watched file ${id}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const moved = await trx
+          .updateTable('watched_files')
+          .set({ state: 'queued', final_path: null, message: null, finished_at: null })
+          .where('id', '=', id)
+          .where('state', '=', 'failed')
+          .executeTakeFirst();
+        if (moved.numUpdatedRows === 0n) return false;
+        const values = runPatchValues(runPatch);
+        const updated = await trx.updateTable('runs').set(values).where('id', '=', runId).executeTakeFirst();
+        if (updated.numUpdatedRows === 0n) {
+          throw new PwError(
+            'PW_RUN_NOT_FOUND',
+            `No run with id '${runId}' in the state store at ${this.#location}`,
+          );
+        }
+        return true;
+      }),
+    );
+  }
+
   listWatchedFiles(filter: {
     dir?: string;
     states?: readonly WatchedFileState[];
     pipelineId?: string;
+    runId?: string;
   }): Promise<WatchedFileRecord[]> {
     return this.#guard('list watched files', async () => {
       let query = this.#db.selectFrom('watched_files').selectAll();
       if (filter.dir !== undefined) query = query.where('dir', '=', filter.dir);
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
       if (filter.pipelineId !== undefined) query = query.where('pipeline_id', '=', filter.pipelineId);
       if (filter.states !== undefined) {
         if (filter.states.length === 0) return [];
@@ -1266,6 +1279,29 @@ export class KyselyStateStore implements StateStore {
     });
   }
 
+  listUnfinishedInboxBatches(): Promise<InboxBatchRecord[]> {
+    return this.#guard('list unfinished batches', async () => {
+      const rows = await this.#db
+        .selectFrom('inbox_batches')
+        .leftJoin('runs', 'runs.id', 'inbox_batches.run_id')
+        .selectAll('inbox_batches')
+        .where((eb) =>
+          eb.or([
+            eb('inbox_batches.status', '=', 'received'),
+            eb.and([
+              eb('inbox_batches.status', '=', 'stored'),
+              eb('inbox_batches.run_id', 'is not', null),
+              eb('runs.id', 'is', null),
+            ]),
+          ]),
+        )
+        .orderBy('inbox_batches.received_at')
+        .orderBy('inbox_batches.id')
+        .execute();
+      return rows.map(toInboxBatch);
+    });
+  }
+
   listRecentInboxBatches(limit: number): Promise<InboxBatchRecord[]> {
     return this.#guard('list recent batches', async () => {
       const rows = await this.#db
@@ -1302,6 +1338,24 @@ export class KyselyStateStore implements StateStore {
 }
 
 // ---- query pieces -------------------------------------------------------------------------------
+
+/** The columns a run patch sets; a key present with `undefined` clears its column. */
+function runPatchValues(patch: RunPatch): Updateable<RunRow> {
+  const values: Updateable<RunRow> = {};
+  if (patch.status !== undefined) values.status = patch.status;
+  if (patch.attempt !== undefined) values.attempt = patch.attempt;
+  // A resumed run drops its old finish and error.
+  if ('startedAt' in patch) values.started_at = isoOrNull(patch.startedAt);
+  if ('finishedAt' in patch) values.finished_at = isoOrNull(patch.finishedAt);
+  if ('workspace' in patch) values.workspace = patch.workspace ?? null;
+  if ('leaseOwner' in patch) values.lease_owner = patch.leaseOwner ?? null;
+  if ('leaseExpiresAt' in patch) values.lease_expires_at = isoOrNull(patch.leaseExpiresAt);
+  if ('cancelRequestedAt' in patch) values.cancel_requested_at = isoOrNull(patch.cancelRequestedAt);
+  if ('host' in patch) values.host = patch.host ?? null;
+  if ('pid' in patch) values.pid = patch.pid ?? null;
+  if ('error' in patch) Object.assign(values, errorColumns(patch.error));
+  return values;
+}
 
 function toInboxBatch(row: Selectable<Database['inbox_batches']>): InboxBatchRecord {
   const record: InboxBatchRecord = {

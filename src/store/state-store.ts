@@ -597,7 +597,15 @@ export interface StateStore {
     dir?: string;
     states?: readonly WatchedFileState[];
     pipelineId?: string;
+    /** The row of the file a run got (a run has at most one). */
+    runId?: string;
   }): Promise<WatchedFileRecord[]>;
+  /**
+   * A retry of a watched file's run, in one transaction: the ledger row goes from `failed` back to
+   * `queued` (its end, target and message cleared; the file is back in processing/ by then) and the run
+   * gets `runPatch` (queued again). False, and nothing changed, when the row was no longer `failed`.
+   */
+  retryWatchedFileRun(id: string, runId: string, runPatch: RunPatch): Promise<boolean>;
   /** The most recent ledger rows across all watched folders, newest claim first (activity page). */
   listRecentWatchedFiles(limit: number): Promise<WatchedFileRecord[]>;
   /** The newest ledger row of a pipeline with this content hash in one of the states, if any. */
@@ -617,6 +625,11 @@ export interface StateStore {
     patch: Partial<Pick<InboxBatchRecord, 'status' | 'files' | 'error' | 'runId'>>,
   ): Promise<void>;
   getInboxBatch(id: string): Promise<InboxBatchRecord | undefined>;
+  /**
+   * Batches a crash may have left unfinished, oldest first: `received` ones (payload stored, not yet
+   * unpacked), and `stored` ones whose recorded run id names no run (the pipeline was not queued yet).
+   */
+  listUnfinishedInboxBatches(): Promise<InboxBatchRecord[]>;
   /** The most recent batches across all inboxes, newest first (activity page). */
   listRecentInboxBatches(limit: number): Promise<InboxBatchRecord[]>;
 }

@@ -110,6 +110,54 @@ describe('bad input', { timeout: 300_000, concurrency: 4 }, () => {
     for (const dir of projects) await removeDir(dir);
   });
 
+  it('watch routes: an unknown pipeline and bad params are reported at pipewright.yaml:line', async () => {
+    const dir = await project('routes', {
+      'pipewright.yaml': [
+        'watch:',
+        '  - dir: incoming',
+        '    routes:',
+        "      - { pattern: '^orders_', pipeline: import-fil, params: { table: orders } }",
+        "      - { pattern: '^stock_', pipeline: import-file, params: { tables: stock } }",
+        '',
+      ].join('\n'),
+      'pipelines/import-file.yaml': `id: import-file
+params:
+  table: { type: string, required: true }
+steps:
+  - id: rows
+    uses: files.read
+    with: { path: '{{ trigger.file }}' }
+`,
+    });
+    const result = await runCli(['validate'], { cwd: dir });
+    assertExit(result, 2, 'validate (watch routes)');
+    assertNoStackTrace(result, 'validate (watch routes)');
+    assert.match(result.stdout, /^error\s+pipewright\.yaml \(2 problems\)/m);
+    assert.match(result.stdout, /^ok\s+import-file/m);
+    assert.match(
+      result.stderr,
+      /error\[PW_PIPELINE_NOT_FOUND\]: watch\[0\]\.routes\[0\] routes to pipeline 'import-fil'/,
+    );
+    assert.match(result.stderr, /--> pipewright\.yaml:4:\d+ \(watch\[0\]\.routes\[0\]\.pipeline\)/);
+    assert.match(result.stderr, /hint: did you mean 'import-file'\?/);
+    assert.match(
+      result.stderr,
+      /error\[PW_PARAM_INVALID\]: watch\[0\]\.routes\[1\] gives pipeline 'import-file' invalid params: tables: not a parameter/,
+    );
+    assert.match(result.stderr, /--> pipewright\.yaml:5:\d+ \(watch\[0\]\.routes\[1\]\.params\.tables\)/);
+    const json = await runCli(['validate', '--json'], { cwd: dir });
+    assertExit(json, 2, 'validate --json (watch routes)');
+    const payload = JSON.parse(json.stdout) as {
+      ok: boolean;
+      project: { ok: boolean; issues: { code: string }[] };
+    };
+    assert.equal(payload.ok, false);
+    assert.deepEqual(
+      payload.project.issues.map((issue) => issue.code),
+      ['PW_PIPELINE_NOT_FOUND', 'PW_PARAM_INVALID'],
+    );
+  });
+
   it('malformed YAML: exit 2 with file:line:column', async () => {
     const dir = await project('yaml', {
       'pipelines/p.yaml':

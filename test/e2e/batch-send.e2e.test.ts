@@ -2,7 +2,8 @@
  * Batch payloads end to end: `pipewright send --folder` against a real `pipewright serve` child. The
  * files of the folder arrive byte for byte in the inbox's storage (others skipped), the batch id is the
  * last line, the inbox's pipeline runs and reads the batch's files through `{{ trigger.batch.folder }}`;
- * a wrong token exits 2 without printing it, and a disallowed type is refused with exit 2.
+ * a wrong token exits 2 without printing it, and a disallowed type is refused with exit 2. A payload a
+ * crash left half-received in `.incoming/` is moved to `.rejected/` and recorded when serve starts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,7 @@ describe('pipewright send → serve inbox', { timeout: 120_000 }, () => {
   let child: ReturnType<typeof spawnCli>;
   let done: Promise<CliResult>;
   let base: string;
+  let out = '';
 
   before(async () => {
     project = await makeProject('batch-send', {
@@ -68,10 +70,11 @@ describe('pipewright send → serve inbox', { timeout: 120_000 }, () => {
     });
     assertExit(created, 0, 'token create');
     token = created.stdout.trimEnd().split('\n').at(-1) ?? '';
+    // What a crash while a body was arriving leaves behind.
+    await writeFiles(project, { '_storage/.incoming/20261123-100000-crash1.json.part': '{"batch_meta' });
     child = spawnCli(['serve', '--port', '0'], { cwd: project });
     done = collect(child, 110_000, 'serve');
     done.catch(() => undefined);
-    let out = '';
     child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     assert.ok(await waitFor(() => Promise.resolve(/http:\/\/127\.0\.0\.1:\d+/.test(out)), 20_000, 100), out);
@@ -138,6 +141,19 @@ describe('pipewright send → serve inbox', { timeout: 120_000 }, () => {
       steps: { step: string; rows: number }[];
     };
     assert.equal(detail.steps.find((step) => step.step === 'readings')?.rows, 2);
+  });
+
+  it('serve moved the payload a crash left half-received to .rejected/ before listening', () => {
+    const storage = join(project, '_storage');
+    assert.deepEqual(readdirSync(join(storage, '.incoming')), []);
+    assert.equal(
+      readFileSync(join(storage, '.rejected', '20261123-100000-crash1.json.part'), 'utf8'),
+      '{"batch_meta',
+    );
+    assert.match(
+      out,
+      /inbox health: payload 20261123-100000-crash1: the request body never finished arriving/,
+    );
   });
 
   it('a wrong token exits 2 and is not printed; a disallowed type is refused', async () => {

@@ -2,8 +2,10 @@
  * `GET /api/activity`: what happened lately across all pipelines, for the UI's activity page — runs
  * (the failures of the last 7 days first, then the most recent runs) and deliveries (failed ones first,
  * then the most recent) and files received by watched folders and inbox batches (failed ones first,
- * then the most recent), each kind at most `limit` per part.
+ * then the most recent), each kind at most `limit` per part. Files in routed folders (pipewright.yaml
+ * `watch:`) that match no route have no ledger row; they are listed by looking into the folders.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import type {
   DeliveryRecord,
@@ -13,6 +15,7 @@ import type {
 } from '../../store/state-store.js';
 import type { RouteContext } from '../app.js';
 import { defineRoute } from '../route.js';
+import { unmatchedFiles, type UnmatchedFile } from '../../scheduler/watch/watch-routes.js';
 import { activityQuerySchema, deliveryJson, deliverySchema, runJson, runSchema } from '../schemas.js';
 
 const FAILURE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
@@ -26,7 +29,11 @@ const receivedFileSchema = z.object({
   source: z.string().describe("'watch <folder>' or 'inbox <name>'"),
   name: z.string().describe('The file name, or the batch id with its file count'),
   path: z.string().nullable().describe('Where the file is now (processed/, failed/, …); null for a batch'),
-  state: z.string().describe("The ledger's own word: processing, succeeded, failed, duplicate, stored, …"),
+  state: z
+    .string()
+    .describe(
+      "The ledger's own word: processing, succeeded, failed, duplicate, stored, …; unmatched for a file no route takes",
+    ),
   status: z
     .enum(['running', 'succeeded', 'failed', 'skipped'])
     .describe('The same as a run status, for colour: failed, done, in progress or skipped'),
@@ -78,13 +85,27 @@ function batchJson(batch: InboxBatchRecord): ReceivedFile {
   };
 }
 
+function unmatchedJson(file: UnmatchedFile): ReceivedFile {
+  return {
+    source: `watch ${file.dir}`,
+    name: file.name,
+    path: join(file.dir, file.name),
+    state: 'unmatched',
+    status: 'skipped',
+    received_at: file.mtime.toISOString(),
+    error: `matches no route of ${file.table} in pipewright.yaml; it stays in the folder`,
+    run_id: null,
+  };
+}
+
 /** Failed first, then the newest; `limit` in all. */
 function receivedFiles(
   files: readonly WatchedFileRecord[],
   batches: readonly InboxBatchRecord[],
+  unmatched: readonly UnmatchedFile[],
   limit: number,
 ): ReceivedFile[] {
-  const all = [...files.map(watchedFileJson), ...batches.map(batchJson)];
+  const all = [...files.map(watchedFileJson), ...batches.map(batchJson), ...unmatched.map(unmatchedJson)];
   const rank = (file: ReceivedFile) => (file.status === 'failed' ? 0 : 1);
   all.sort((a, b) => rank(a) - rank(b) || b.received_at.localeCompare(a.received_at));
   return all.slice(0, limit);
@@ -117,7 +138,7 @@ export function activityRoutes(context: RouteContext) {
       responses: [{ status: 200, description: 'Recent activity', schema: activitySchema }],
       handler: async ({ query }) => {
         const since = new Date(context.clock().getTime() - FAILURE_WINDOW_MS);
-        const [failedRuns, recentRuns, failedDeliveries, recentDeliveries, files, batches] =
+        const [failedRuns, recentRuns, failedDeliveries, recentDeliveries, files, batches, unmatched] =
           await Promise.all([
             store.listRuns({ status: 'failed', from: since, limit: query.limit }),
             store.listRuns({ limit: query.limit }),
@@ -125,6 +146,7 @@ export function activityRoutes(context: RouteContext) {
             store.listRecentDeliveries({ failedOnly: false, limit: query.limit }),
             store.listRecentWatchedFiles(query.limit),
             store.listRecentInboxBatches(query.limit),
+            unmatchedFiles(context.project.dir, context.project.spec.watch, query.limit),
           ]);
         const runs = firstThen<RunRecord>(failedRuns, recentRuns, (run) => run.id);
         const deliveries = firstThen<DeliveryRecord>(failedDeliveries, recentDeliveries, (item) => item.id);
@@ -135,7 +157,7 @@ export function activityRoutes(context: RouteContext) {
             run_id: item.runId ?? null,
             pipeline: item.pipelineId,
           })),
-          files: receivedFiles(files, batches, query.limit),
+          files: receivedFiles(files, batches, unmatched, query.limit),
         };
       },
     }),

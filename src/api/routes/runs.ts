@@ -186,7 +186,8 @@ export function runRoutes(context: RouteContext) {
         notFoundDoc,
         {
           status: 409,
-          description: 'The run is not failed or cancelled (PW_RUN_NOT_RESUMABLE)',
+          description:
+            "The run is not failed or cancelled (PW_RUN_NOT_RESUMABLE), or it is a watched file's run whose file is no longer in failed/ (PW_WATCH_FILE_MISSING)",
           schema: problemSchema,
         },
       ],

@@ -5,7 +5,7 @@
  * previews (CSV and Parquet through DuckDB, XLSX, text, embeds, none) and rows in/out per step.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +13,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import ExcelJS from 'exceljs';
 import type { FastifyInstance } from 'fastify';
 import { createProject } from '../../cli/commands/init.js';
-import { loadProject } from '../../project/load-project.js';
+import { loadProject, type Project } from '../../project/load-project.js';
+import { projectSchema } from '../../core/spec/project-schema.js';
 import { DefinitionSync } from '../../scheduler/definitions.js';
 import { openStateStore } from '../../store/open-store.js';
 import type { RunStatus, StateStore } from '../../store/state-store.js';
@@ -24,6 +25,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'pw-ui-api-'));
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 let app: FastifyInstance;
 let store: StateStore;
+let project: Project;
 let token = '';
 let runCounter = 0;
 
@@ -55,7 +57,7 @@ async function addRun(pipelineId: string, status: RunStatus, queuedAt: Date, dur
 
 before(async () => {
   const dir = await createProject(join(scratch, 'project'));
-  const project = await loadProject(dir);
+  project = await loadProject(dir);
   store = await openStateStore(project.spec.state, project.dir);
   const definitions = new DefinitionSync({ project, store });
   await definitions.sync();
@@ -290,6 +292,60 @@ describe('API additions for the web UI', () => {
       ],
     );
     assert.equal(activity.files[0]?.error, 'PW_SPEC_TYPE: bad column');
+  });
+
+  test('activity lists the files of routed folders that match no route', async () => {
+    const incoming = join(scratch, 'incoming');
+    mkdirSync(incoming, { recursive: true });
+    writeFileSync(join(incoming, 'orders_1.csv'), 'id\n1\n');
+    writeFileSync(join(incoming, 'holiday-photo.jpg'), 'x');
+    const routed = {
+      ...project,
+      spec: projectSchema.parse({
+        watch: [{ dir: incoming, routes: [{ pattern: '^orders_', pipeline: 'sensor-documents' }] }],
+      }),
+    };
+    const routedApp = await buildApp({
+      store,
+      project: routed,
+      pipelines: () => [],
+      version: '0.0.0-test',
+      clock: () => NOW,
+      uiDir: false,
+    });
+    try {
+      const response = await routedApp.inject({
+        url: '/api/activity?limit=50',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      const unmatched = response
+        .json<{
+          files: {
+            source: string;
+            name: string;
+            state: string;
+            status: string;
+            error: string | null;
+            path: string | null;
+            run_id: string | null;
+          }[];
+        }>()
+        .files.filter((file) => file.state === 'unmatched');
+      assert.deepEqual(unmatched, [
+        {
+          ...unmatched[0],
+          source: `watch ${incoming}`,
+          name: 'holiday-photo.jpg',
+          path: join(incoming, 'holiday-photo.jpg'),
+          status: 'skipped',
+          error: 'matches no route of watch[0] in pipewright.yaml; it stays in the folder',
+          run_id: null,
+        },
+      ]);
+    } finally {
+      await routedApp.close();
+    }
   });
 
   test('artifact previews: CSV and Parquet tables, XLSX, text, embeds and none', async () => {

@@ -3,8 +3,10 @@
  * step with the project folder, runs the scheduler, executes runs in a runner process it starts when
  * work is queued and that exits when idle (src/cli/runner-supervisor.ts), and
  * serves GET /health, /ready, the token-protected REST API under /api (src/api) and the web UI at /
- * (src/ui/server). It refuses to listen beyond loopback while no API token exists. It runs until
- * SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+ * (src/ui/server). It refuses to listen beyond loopback while no API token exists. Before it listens
+ * it finishes the inbox batches a crash left (connectors/batch/recover-batches.ts), so no batch is
+ * being received while that runs. It runs until SIGTERM or SIGINT, then shuts down gracefully and
+ * exits 0.
  */
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
@@ -17,6 +19,7 @@ import { consoleServiceLog } from '../../scheduler/service-log.js';
 import { formatDuration } from '../../core/duration.js';
 import { RunnerSupervisor } from '../runner-supervisor.js';
 import { DEFAULT_RUNNER_IDLE_MS, RUNNER_ENV } from '../runner-protocol.js';
+import { recoverInboxBatches } from '../../connectors/batch/recover-batches.js';
 import {
   createFolderWatcher,
   createScheduler,
@@ -57,6 +60,7 @@ export async function serveCommand(globals: GlobalOptions, options: ServeOptions
     const session = { ...opened, store: signallingQueuedRuns(opened.store, () => runner.nudge()) };
     const { project, store, settings, storeLabel } = session;
     try {
+      await recoverInboxBatches({ project, store, log: consoleServiceLog('inbox') });
       const definitions = new DefinitionSync({ project, store, log: consoleServiceLog('definitions') });
       let synced = false;
       // Listening first, so /health answers while the definitions load; /ready waits for them.

@@ -41,6 +41,10 @@ export const ERROR_CODES = {
   PW_CANCELLED: { kind: 'operational', title: 'The run was cancelled' },
   PW_RUN_NOT_FOUND: { kind: 'user', title: 'No run with that id' },
   PW_RUN_NOT_RESUMABLE: { kind: 'user', title: 'The run cannot be resumed' },
+  PW_WATCH_FILE_MISSING: {
+    kind: 'user',
+    title: "A watched file's run cannot be retried: the file is no longer in failed/",
+  },
   PW_PROCESS_LOST: {
     kind: 'operational',
     title: 'The process running a step stopped before the step finished',

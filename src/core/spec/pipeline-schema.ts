@@ -127,6 +127,18 @@ export const notificationSchema = z
 
 export const notificationListSchema = z.array(notificationSchema);
 
+/** True when `text` compiles as a JavaScript regular expression (file-name patterns). */
+export function isRegExp(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const FILE_PATTERN_MESSAGE = 'expected a JavaScript regular expression such as ^orders_.*\\.csv$';
+
 export const watchTriggerSchema = z
   .strictObject({
     dir: z
@@ -138,17 +150,7 @@ export const watchTriggerSchema = z
     pattern: z
       .string()
       .default('.*')
-      .refine(
-        (text) => {
-          try {
-            new RegExp(text);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { message: 'expected a JavaScript regular expression such as ^orders_.*\\.csv$' },
-      )
+      .refine(isRegExp, { message: FILE_PATTERN_MESSAGE })
       .describe(
         'Regular expression a file name must match (searched, so anchor it with ^…$ to match the whole name).',
       ),

@@ -4,7 +4,63 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ALLOWED_TYPES } from '../../connectors/batch/file-names.js';
-import { durationSchema, notificationListSchema, retryPolicySchema } from './pipeline-schema.js';
+import {
+  durationSchema,
+  FILE_PATTERN_MESSAGE,
+  IDENTIFIER,
+  isRegExp,
+  notificationListSchema,
+  PIPELINE_ID,
+  retryPolicySchema,
+} from './pipeline-schema.js';
+
+/** One row of a watched folder's routing table: file names matching `pattern` go to `pipeline`. */
+export const watchRouteSchema = z
+  .strictObject({
+    pattern: z
+      .string()
+      .refine(isRegExp, { message: FILE_PATTERN_MESSAGE })
+      .describe(
+        'Regular expression searched in the file name (anchor it with ^…$); the first route that matches takes the file.',
+      ),
+    pipeline: z
+      .string()
+      .regex(PIPELINE_ID, 'a pipeline id')
+      .describe('The pipeline whose run gets the file as {{ trigger.file }}.'),
+    params: z
+      .record(
+        z.string().regex(IDENTIFIER, 'a parameter name'),
+        z.union([z.string(), z.number(), z.boolean()]),
+      )
+      .default({})
+      .describe(
+        "Run parameters for the pipeline (its templates read them as {{ params.<name> }}), checked against its declared params like a manual run's.",
+      ),
+  })
+  .describe('A route: file names matching pattern start a run of pipeline with params.');
+
+/** A watched folder served by routes (the project-level form of a pipeline's `triggers: [{ watch }]`). */
+export const watchFolderSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .describe(
+        'The watched folder, relative to the project folder (or absolute). Only its top level is watched.',
+      ),
+    stable_for: durationSchema
+      .default('5s')
+      .describe('A file has arrived once its size and modification time were unchanged this long.'),
+    poll: durationSchema.default('1s').describe('How often the folder is scanned.'),
+    routes: z
+      .array(watchRouteSchema)
+      .min(1)
+      .describe('Tried in order; a file that matches no route stays in the folder.'),
+  })
+  .describe('A folder whose files are routed to pipelines by file-name pattern.');
+
+export type WatchFolderSpec = z.output<typeof watchFolderSchema>;
+export type WatchRouteSpec = z.output<typeof watchRouteSchema>;
 
 export const projectSchema = z
   .strictObject({
@@ -112,6 +168,12 @@ export const projectSchema = z
       )
       .default({})
       .describe('Named inboxes that accept batch payloads at POST /api/inboxes/<name>/batches.'),
+    watch: z
+      .array(watchFolderSchema)
+      .default([])
+      .describe(
+        'Watched folders with routing tables: each arrived file whose name matches a route starts a run of that pipeline with the route params.',
+      ),
     connections: z
       .record(z.string(), z.looseObject({ type: z.string() }))
       .default({})

@@ -1,7 +1,10 @@
 /**
- * Watched folders (`triggers: [{ watch: { dir, pattern, stable_for } }]`): runs in the process that
- * runs the scheduler, scans each folder by polling (readdir + stat; fs.watch misses events on network
- * mounts and while the service is down) and turns each arrived file into exactly one run.
+ * Watched folders (`triggers: [{ watch: { dir, pattern, stable_for } }]` on a pipeline, and the routes
+ * of `watch:` in pipewright.yaml, see watch-routes.ts): runs in the process that runs the scheduler,
+ * scans each folder by polling (readdir + stat; fs.watch misses events on network mounts and while the
+ * service is down) and turns each arrived file into exactly one run. A route is one more watch of its
+ * folder with its own pipeline and params; routes come before pipeline triggers and the first pattern
+ * that matches takes the file.
  *
  * - Claim, in this order: a ledger row (name, size, mtime, sha256, the run id it will get, state
  *   `claimed`), a rename into `<dir>/processing/` (same file system, atomic), then the run is queued
@@ -11,25 +14,30 @@
  *   `failed/` beside `<name>.error.txt` (failed, cancelled). The target is recorded (`finishing`)
  *   before the move, so a crash mid-way is completed at start. Names taken get a suffix, never an
  *   overwrite.
- * - A file whose content (sha256) equals a file of the same pipeline that succeeded or is in flight is
- *   a duplicate: recorded and moved to `duplicates/`, no run. A file that failed before may be
+ * - A file whose content (sha256) equals a file of the same pipeline that succeeded or is in flight,
+ *   and whose run got the same params, is a duplicate: recorded and moved to `duplicates/`, no run. A file that failed before may be
  *   dropped again and is processed again.
- * - Nothing outside the watched folder is written; files in paused pipelines' folders wait.
+ * - Nothing outside the watched folder is written; files in paused pipelines' folders wait, and so
+ *   do files a route takes while that route is broken (unknown pipeline, invalid params). A file in a
+ *   routed folder that matches no route stays where it is and is logged once.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import { resolveParams } from '../../core/params.js';
+import { resolveParams, type ParamValue } from '../../core/params.js';
 import { toPwError } from '../../core/errors/pw-error.js';
 import { parseDuration } from '../../core/duration.js';
+import type { Locate } from '../../core/spec/parse-yaml.js';
 import type { PipelineSpec } from '../../core/spec/pipeline-schema.js';
+import type { WatchFolderSpec } from '../../core/spec/project-schema.js';
 import { newRunId } from '../../engine/run-ids.js';
 import type { RunRecord, StateStore, WatchedFileRecord } from '../../store/state-store.js';
 import { silentLog, type ServiceLog } from '../service-log.js';
 import { StabilityTracker } from './stability.js';
 import { datedFolder, freePath, isIgnoredName } from './watch-names.js';
+import { resolveWatchRoutes, watchDir } from './watch-routes.js';
 
 export const DEFAULT_POLL_MS = 1000;
 const IN_FLIGHT = ['claimed', 'queued', 'finishing'] as const;
@@ -46,13 +54,24 @@ export interface FolderWatcherOptions {
   timezone: string;
   /** Pipelines with a valid definition and their stored revision (read on every scan). */
   pipelines: () => Iterable<WatchedPipeline>;
+  /** The routed folders of pipewright.yaml (`watch:`). */
+  routes?: readonly WatchFolderSpec[];
+  /** Lines of pipewright.yaml, for messages about broken routes. */
+  locate?: Locate | undefined;
   log?: ServiceLog;
   clock?: () => Date;
 }
 
-/** One `watch` trigger of one pipeline. */
+/** One `watch` trigger of one pipeline, or one route of a routed folder. */
 interface Watch {
-  pipeline: WatchedPipeline;
+  /** Per folder: the pipeline id for a trigger, `watch[0].routes[1]` for a route. */
+  key: string;
+  /** A route of pipewright.yaml (its folder logs files that match no route). */
+  routed: boolean;
+  /** Undefined while the route or trigger is broken (`problem` says why): its files wait. */
+  pipeline: WatchedPipeline | undefined;
+  params: Record<string, ParamValue>;
+  problem: string | undefined;
   dir: string;
   pattern: RegExp;
   stableForMs: number;
@@ -72,6 +91,8 @@ export class FolderWatcher {
   private readonly trackers = new Map<string, StabilityTracker>();
   private readonly recovered = new Set<string>();
   private readonly reported = new Set<string>();
+  /** Per routed folder, the names that matched no route at the last scan (each is logged once). */
+  private readonly unmatched = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = true;
@@ -82,15 +103,56 @@ export class FolderWatcher {
     this.clock = options.clock ?? (() => new Date());
   }
 
-  /** The watch triggers of the current definitions. */
+  /** The routes of pipewright.yaml, then the watch triggers of the current definitions. */
   watches(): Watch[] {
-    const watches: Watch[] = [];
-    for (const pipeline of this.options.pipelines()) {
-      for (const trigger of pipeline.spec.triggers ?? []) {
+    const pipelines = [...this.options.pipelines()];
+    const table = resolveWatchRoutes(
+      {
+        projectDir: this.options.projectDir,
+        folders: this.options.routes ?? [],
+        locate: this.options.locate,
+      },
+      pipelines,
+    );
+    const watches: Watch[] = table.routes.map((route) => ({
+      key: route.name,
+      routed: true,
+      pipeline:
+        route.params === undefined
+          ? undefined
+          : pipelines.find((pipeline) => pipeline.id === route.pipelineId),
+      params: route.params ?? {},
+      problem: route.problem,
+      dir: route.dir,
+      pattern: route.pattern,
+      stableForMs: route.stableForMs,
+      pollMs: route.pollMs,
+    }));
+    for (const pipeline of pipelines) {
+      for (const [index, trigger] of (pipeline.spec.triggers ?? []).entries()) {
         const { dir, pattern, stable_for, poll } = trigger.watch;
+        const absolute = watchDir(this.options.projectDir, dir);
+        if (table.dirs.has(absolute)) {
+          this.report(
+            `routed:${pipeline.id}:${index}`,
+            `${pipeline.id}: its watch trigger on ${dir} (triggers[${index}]) is ignored: pipewright.yaml has routes for that folder; move the trigger into a route`,
+          );
+          continue;
+        }
+        let params: Record<string, ParamValue> = {};
+        let problem: string | undefined;
+        try {
+          params = resolveParams(pipeline.spec.params, {});
+        } catch (error) {
+          problem = `${pipeline.id}: a watched file's run gets the parameter defaults, and they are not valid: ${toPwError(error).message.replace(/\s+/g, ' ')}`;
+        }
         watches.push({
-          pipeline,
-          dir: isAbsolute(dir) ? dir : resolve(this.options.projectDir, dir),
+          key: pipeline.id,
+          routed: false,
+          pipeline: problem === undefined ? pipeline : undefined,
+          params,
+          problem,
+          dir: absolute,
           pattern: new RegExp(pattern),
           stableForMs: parseDuration(stable_for) ?? 5000,
           pollMs: parseDuration(poll) ?? DEFAULT_POLL_MS,
@@ -171,18 +233,30 @@ export class FolderWatcher {
     }
     this.reported.delete(`${dir}:missing`);
     const paused = new Set<string>();
-    for (const watch of watches) {
-      if ((await this.store.getPipelineState(watch.pipeline.id))?.paused) paused.add(watch.pipeline.id);
+    for (const id of new Set(watches.flatMap((watch) => (watch.pipeline ? [watch.pipeline.id] : [])))) {
+      if ((await this.store.getPipelineState(id))?.paused) paused.add(id);
     }
     const claimed: ClaimOutcome[] = [];
     const present = new Set<string>();
+    const unmatched = new Set<string>();
     const now = this.clock().getTime();
     for (const entry of entries) {
       if (!entry.isFile() || isIgnoredName(entry.name)) continue;
       const watch = watches.find((candidate) => candidate.pattern.test(entry.name));
-      if (!watch || paused.has(watch.pipeline.id)) continue;
+      if (!watch) {
+        if (watches.some((candidate) => candidate.routed)) unmatched.add(entry.name);
+        continue;
+      }
+      if (watch.pipeline === undefined) {
+        this.report(
+          `${dir}\0${watch.key}:${watch.problem ?? ''}`,
+          `${watch.problem ?? `${watch.key} cannot be used`}; files it takes wait in ${dir}`,
+        );
+        continue;
+      }
+      if (paused.has(watch.pipeline.id)) continue;
       present.add(entry.name);
-      const tracker = this.tracker(`${dir}\0${watch.pipeline.id}`, watch.stableForMs);
+      const tracker = this.tracker(`${dir}\0${watch.key}`, watch.stableForMs);
       let info;
       try {
         info = await stat(join(dir, entry.name));
@@ -191,11 +265,28 @@ export class FolderWatcher {
       }
       if (!tracker.observe(entry.name, { size: info.size, mtimeMs: info.mtimeMs }, now)) continue;
       tracker.forget(entry.name);
-      const outcome = await this.claim(watch, entry.name, { size: info.size, mtimeMs: info.mtimeMs });
+      const outcome = await this.claim(watch, watch.pipeline, entry.name, {
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+      });
       if (outcome) claimed.push(outcome);
     }
-    for (const watch of watches) this.trackers.get(`${dir}\0${watch.pipeline.id}`)?.retainOnly(present);
+    for (const watch of watches) this.trackers.get(`${dir}\0${watch.key}`)?.retainOnly(present);
+    this.noteUnmatched(dir, unmatched);
     return claimed;
+  }
+
+  /** Logs each file of a routed folder that matches no route once, for as long as it stays there. */
+  private noteUnmatched(dir: string, names: Set<string>): void {
+    const before = this.unmatched.get(dir) ?? new Set<string>();
+    for (const name of names) {
+      if (!before.has(name))
+        this.log(
+          'warn',
+          `${dir}: ${name} matches no route of pipewright.yaml watch:; it stays in the folder until a route matches it or it is moved`,
+        );
+    }
+    this.unmatched.set(dir, names);
   }
 
   /** One tracker per folder and pipeline: each watch has its own stable_for. */
@@ -211,6 +302,7 @@ export class FolderWatcher {
   /** Ledger row, rename into processing/, queue: in that order (see the header). */
   private async claim(
     watch: Watch,
+    pipeline: WatchedPipeline,
     name: string,
     seen: { size: number; mtimeMs: number },
   ): Promise<ClaimOutcome | undefined> {
@@ -220,8 +312,8 @@ export class FolderWatcher {
     // Written to while hashing: not arrived after all; the next scans see it settle.
     if (!after || after.size !== seen.size || after.mtimeMs !== seen.mtimeMs) return undefined;
     const now = this.clock();
-    const pipelineId = watch.pipeline.id;
-    const earlier = await this.store.findWatchedFileByHash(pipelineId, sha256, [...IN_FLIGHT, 'succeeded']);
+    const pipelineId = pipeline.id;
+    const earlier = await this.earlierCopy(pipelineId, sha256, watch.params);
     const base: Omit<WatchedFileRecord, 'state' | 'processingPath'> = {
       id: randomUUID(),
       pipelineId,
@@ -275,11 +367,32 @@ export class FolderWatcher {
       );
       return undefined;
     }
-    await this.queue(watch.pipeline, entry);
+    await this.queue(pipeline, watch.params, entry);
     return { name, entry: { ...entry, state: 'queued' } };
   }
 
-  private async queue(pipeline: WatchedPipeline, entry: WatchedFileRecord): Promise<void> {
+  /**
+   * The ledger row this content repeats: the newest row of the pipeline with the same sha256 that
+   * succeeded or is in flight, when its run got the same params (two routes may send one pipeline
+   * the same bytes for two different tables; that is no duplicate).
+   */
+  private async earlierCopy(
+    pipelineId: string,
+    sha256: string,
+    params: Record<string, ParamValue>,
+  ): Promise<WatchedFileRecord | undefined> {
+    const earlier = await this.store.findWatchedFileByHash(pipelineId, sha256, [...IN_FLIGHT, 'succeeded']);
+    if (!earlier) return undefined;
+    const run = await this.store.getRun(earlier.runId);
+    if (run && !sameParams(run.params, params)) return undefined;
+    return earlier;
+  }
+
+  private async queue(
+    pipeline: WatchedPipeline,
+    params: Record<string, ParamValue>,
+    entry: WatchedFileRecord,
+  ): Promise<void> {
     const now = this.clock();
     const run = {
       id: entry.runId,
@@ -287,7 +400,7 @@ export class FolderWatcher {
       revision: pipeline.revision,
       status: 'queued' as const,
       trigger: `watch:${entry.name}`,
-      params: resolveParams(pipeline.spec.params, {}),
+      params,
       scheduledFor: now,
       queuedAt: now,
       triggerData: {
@@ -375,7 +488,9 @@ export class FolderWatcher {
   private async recover(dir: string, watches: Watch[]): Promise<void> {
     const inFlight = await this.store.listWatchedFiles({ dir, states: [...IN_FLIGHT] });
     for (const entry of inFlight.filter((row) => row.state === 'claimed')) {
-      const watch = watches.find((candidate) => candidate.pipeline.id === entry.pipelineId);
+      // The route or trigger that takes the name now (a route table may send one pipeline several).
+      const candidates = watches.filter((candidate) => candidate.pipeline?.id === entry.pipelineId);
+      const watch = candidates.find((candidate) => candidate.pattern.test(entry.name)) ?? candidates[0];
       const source = join(dir, entry.name);
       if (!(await exists(entry.processingPath))) {
         const still = await stat(source).catch(() => undefined);
@@ -391,14 +506,14 @@ export class FolderWatcher {
           continue;
         }
       }
-      if (!watch) {
+      if (!watch?.pipeline) {
         this.log(
           'warn',
-          `${entry.pipelineId}: ${entry.name} waits in processing/: the pipeline no longer watches ${dir}`,
+          `${entry.pipelineId}: ${entry.name} waits in processing/: the pipeline no longer watches ${dir}, or its route or trigger is broken`,
         );
         continue;
       }
-      await this.queue(watch.pipeline, entry);
+      await this.queue(watch.pipeline, watch.params, entry);
       this.log('info', `${entry.pipelineId}: resumed the claim of ${entry.name} (run ${entry.runId})`);
     }
     const known = new Set(inFlight.map((row) => row.processingPath));
@@ -413,7 +528,7 @@ export class FolderWatcher {
       if (known.has(path) || isIgnoredName(name)) continue;
       const info = await stat(path).catch(() => undefined);
       const watch = watches.find((candidate) => candidate.pattern.test(name));
-      if (!info?.isFile() || !watch) continue;
+      if (!info?.isFile() || !watch?.pipeline) continue;
       const now = this.clock();
       const entry: WatchedFileRecord = {
         id: randomUUID(),
@@ -429,7 +544,7 @@ export class FolderWatcher {
         claimedAt: now,
       };
       await this.store.recordWatchedFile(entry);
-      await this.queue(watch.pipeline, entry);
+      await this.queue(watch.pipeline, watch.params, entry);
       this.log(
         'warn',
         `${watch.pipeline.id}: ${name} was in processing/ without a ledger entry; queued run ${entry.runId}`,
@@ -442,6 +557,13 @@ export class FolderWatcher {
     this.reported.add(key);
     this.log('error', message);
   }
+}
+
+function sameParams(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
+  );
 }
 
 async function hashFile(path: string): Promise<string> {
