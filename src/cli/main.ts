@@ -288,7 +288,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   connections
     .command('test')
     .description(
-      'connect to each SQL connection (or one) and report ok or the error; secrets are never printed',
+      'check each connection (SQL, MongoDB, S3, SFTP) or one, and report ok or the error; secrets are never printed',
     )
     .argument('[name]', 'only this connection')
     .option('--json', 'print JSON')

@@ -1,38 +1,18 @@
 /**
- * `pipewright connections test [name]`: connects to each SQL connection of pipewright.yaml (or the one
- * named), logs in and runs `SELECT 1` (a MongoDB connection: connects, logs in and pings), and prints ok or the error per connection, with every resolved
- * secret masked. Connections of other types (smtp, …) are listed as not tested. Exit 0 when every
- * tested connection answered, 1 when one did not, 2 for an unknown name.
+ * `pipewright connections test [name]`: checks each connection of pipewright.yaml (or the one named)
+ * the way a step would use it (see connection-probes.ts: SQL, MongoDB, S3 and SFTP) and prints ok or
+ * the error per connection, with every resolved secret masked. Connections of other types (smtp,
+ * local) are listed as not tested. Exit 0 when every tested connection answered, 1 when one did not,
+ * 2 for an unknown name.
  */
 import type { GlobalOptions } from '../main.js';
 import { EXIT } from '../exit-codes.js';
 import { styleFor } from '../style.js';
 import { loadProject } from '../../project/load-project.js';
 import { Redactor, renderConfig } from '../../core/secrets.js';
-import { toPwError } from '../../core/errors/pw-error.js';
 import { resolveConnection } from '../../engine/connections.js';
 import type { ConnectionConfig } from '../../core/step.js';
-import {
-  describeConnection,
-  sqlSettings,
-  SQL_CONNECTION_TYPES,
-  type SqlSettings,
-} from '../../connectors/sql/config.js';
-import { openSqlDriver } from '../../connectors/sql/driver.js';
-import { toDbError } from '../../connectors/sql/errors.js';
-import { describeMongo, mongoSettings, type MongoSettings } from '../../connectors/mongodb/config.js';
-import { toMongoError } from '../../connectors/mongodb/errors.js';
-
-interface Outcome {
-  name: string;
-  type: string;
-  status: 'ok' | 'failed' | 'not tested';
-  target?: string | undefined;
-  ms?: number | undefined;
-  code?: string | undefined;
-  message?: string | undefined;
-  hint?: string | undefined;
-}
+import { testConnection, type Outcome } from './connection-probes.js';
 
 export async function connectionsTestCommand(
   globals: GlobalOptions,
@@ -55,7 +35,7 @@ export async function connectionsTestCommand(
   const names = name === undefined ? Object.keys(defined).sort() : [name];
   const outcomes: Outcome[] = [];
   for (const connection of names)
-    outcomes.push(await testOne(connection, defined[connection]?.type ?? '', resolve, project.dir));
+    outcomes.push(await testConnection(connection, defined[connection]?.type ?? '', resolve, project.dir));
   const masked = outcomes.map((outcome) => ({
     ...outcome,
     ...(outcome.message === undefined ? {} : { message: redactor.redact(outcome.message) }),
@@ -92,69 +72,4 @@ export async function connectionsTestCommand(
     }
   }
   return failed ? EXIT.runFailed : EXIT.ok;
-}
-
-async function testOne(
-  name: string,
-  type: string,
-  resolve: (name: string) => ConnectionConfig,
-  projectDir: string,
-): Promise<Outcome> {
-  if (type === 'mongodb') return testMongo(name, type, resolve, projectDir);
-  if (!(SQL_CONNECTION_TYPES as readonly string[]).includes(type))
-    return { name, type, status: 'not tested' };
-  let settings: SqlSettings;
-  try {
-    settings = sqlSettings(name, resolve(name), projectDir);
-  } catch (error) {
-    const pw = toPwError(error);
-    return { name, type, status: 'failed', code: pw.code, message: pw.message, hint: pw.hint };
-  }
-  const started = Date.now();
-  try {
-    const driver = await openSqlDriver(settings, { readOnly: true });
-    try {
-      await driver.scalar('SELECT 1', []);
-    } finally {
-      await driver.close();
-    }
-    return { name, type, status: 'ok', target: describeConnection(settings), ms: Date.now() - started };
-  } catch (error) {
-    const pw = toDbError(error, { settings, phase: 'connect' });
-    return {
-      name,
-      type,
-      status: 'failed',
-      target: describeConnection(settings),
-      code: pw.code,
-      message: pw.message,
-      hint: pw.hint,
-    };
-  }
-}
-
-/** A MongoDB connection: server selection, TLS and login, then a ping. */
-async function testMongo(
-  name: string,
-  type: string,
-  resolve: (name: string) => ConnectionConfig,
-  projectDir: string,
-): Promise<Outcome> {
-  let settings: MongoSettings;
-  try {
-    settings = mongoSettings(name, resolve(name), projectDir);
-  } catch (error) {
-    const pw = toPwError(error);
-    return { name, type, status: 'failed', code: pw.code, message: pw.message, hint: pw.hint };
-  }
-  const started = Date.now();
-  const target = describeMongo(settings);
-  try {
-    const { pingMongo } = await import('../../connectors/mongodb/client.js');
-    await pingMongo(settings);
-    return { name, type, status: 'ok', target, ms: Date.now() - started };
-  } catch (error) {
-    const pw = toMongoError(error, { settings, phase: 'connect' });
-    return { name, type, status: 'failed', target, code: pw.code, message: pw.message, hint: pw.hint };
-  }
 }

@@ -145,6 +145,52 @@ describe(
       assert.equal(rows[0]?.value, `${sum0}.500`);
     });
 
+    test('incremental find and aggregate: above the committed mark only, by date and by Long', async () => {
+      const changes = client.db(database).collection('changes');
+      const at = (minutes: number): Date => new Date(scheduledFor.getTime() + minutes * 60_000);
+      await changes.insertMany(
+        [1, 2, 3].map((n) => ({ n: new Int32(n), at: at(n), seq: Long.fromString(`900719925474099${n}`) })),
+      );
+      const find = {
+        connection: 'events',
+        collection: 'changes',
+        // The user's own condition on the cursor field stays as written beside the mark's.
+        filter: { at: { $lt: { $date: at(100).toISOString() } } },
+        incremental: { cursor: 'at' },
+      };
+      const aggregate = {
+        connection: 'events',
+        collection: 'changes',
+        pipeline: [{ $project: { _id: 0, n: 1, seq: 1 } }],
+        incremental: { cursor: 'seq' },
+      };
+      const first = await h.runStep(mongodbFindStep, find, { stepId: 'changes' });
+      const firstAggregate = await h.runStep(mongodbAggregateStep, aggregate, { stepId: 'by_seq' });
+      assert.equal(first.rows, 3);
+      assert.equal(firstAggregate.rows, 3);
+      assert.equal((first.outputs?.incremental as { until: string }).until, at(3).toISOString());
+      assert.equal((firstAggregate.outputs?.incremental as { until: string }).until, '9007199254740993');
+
+      // Not committed (the run failed): the same documents again.
+      h.marks.proposed.clear();
+      assert.equal((await h.runStep(mongodbFindStep, find, { stepId: 'changes' })).rows, 3);
+      await h.runStep(mongodbAggregateStep, aggregate, { stepId: 'by_seq' });
+      h.marks.commit();
+
+      await changes.insertMany([
+        { n: new Int32(4), at: at(4), seq: Long.fromString('9007199254740994') },
+        { n: new Int32(5), at: at(200), seq: Long.fromString('9007199254740995') },
+      ]);
+      const second = await h.runStep(mongodbFindStep, find, { stepId: 'changes' });
+      assert.equal(second.rows, 1, 'only n = 4: n = 5 is above the filter of the user');
+      assert.deepEqual(await h.query('SELECT n FROM changes'), [{ n: 4 }]);
+      const secondAggregate = await h.runStep(mongodbAggregateStep, aggregate, { stepId: 'by_seq' });
+      assert.equal(secondAggregate.rows, 2);
+      assert.deepEqual(await h.query('SELECT n FROM by_seq ORDER BY n'), [{ n: 4 }, { n: 5 }]);
+      h.marks.commit();
+      assert.equal((await h.runStep(mongodbFindStep, find, { stepId: 'changes' })).rows, 0);
+    });
+
     test('a pipeline the server rejects fails with PW_DB_QUERY quoting the server', async () => {
       await assert.rejects(
         h.runStep(mongodbAggregateStep, {

@@ -11,6 +11,7 @@ import { MONGODB_CONNECTION_TYPES, mongoSettings, type MongoSettings } from './c
 import { openMongo, type MongoSession } from './client.js';
 import { mongoLabel, toMongoError, type MongoErrorContext } from './errors.js';
 import { streamDocumentsIntoDataset } from './document-sink.js';
+import { finishIncremental, type IncrementalRead, type MongoIncrementalConfig } from './incremental.js';
 
 export interface MongoStepConfig {
   connection: string;
@@ -21,6 +22,7 @@ export interface MongoStepConfig {
   columns?: Record<string, string> | undefined;
   batch_size: number;
   max_time?: string | undefined;
+  incremental?: MongoIncrementalConfig | undefined;
 }
 
 export interface MongoStepConnection {
@@ -92,17 +94,24 @@ export function readOptions(config: MongoStepConfig): {
   };
 }
 
-/** Streams the cursor into the dataset and reports rows, columns and notes as the step's result. */
+/**
+ * Streams the cursor into the dataset and reports rows, columns and notes as the step's result; an
+ * incremental read also keeps the largest cursor value and proposes it as the next mark.
+ */
 export async function readCursor(
   ctx: StepContext,
   config: MongoStepConfig,
   connection: MongoStepConnection,
   cursor: AbstractCursor<Document>,
   what: string,
+  incremental?: IncrementalRead,
 ): Promise<StepResult> {
   async function* guarded(): AsyncGenerator<Document> {
     try {
-      for await (const document of cursor) yield document;
+      for await (const document of cursor) {
+        incremental?.tracker.observe(document);
+        yield document;
+      }
     } catch (error) {
       throw connection.fail(error, { phase: 'query', what });
     }
@@ -117,9 +126,13 @@ export async function readCursor(
     });
     for (const note of sink.notes) ctx.log.warn(note);
     ctx.log.info(`${sink.rows} documents from ${what}, ${connection.label.replace(/^Step '[^']*', /, '')}`);
+    const marks =
+      incremental === undefined
+        ? {}
+        : { incremental: await finishIncremental(ctx, incremental, sink.rows, connection.label) };
     return {
       rows: sink.rows,
-      outputs: { columns: sink.columns.map((column) => column.name) },
+      outputs: { ...marks, columns: sink.columns.map((column) => column.name) },
       ...(sink.notes.length > 0 ? { warnings: sink.notes } : {}),
     };
   } finally {

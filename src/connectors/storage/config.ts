@@ -139,3 +139,13 @@ export function storageSettings(
     maxAttempts: config.max_attempts,
   };
 }
+
+/** For messages: the endpoint of a connection (AWS when none is given). */
+export function endpointOf(settings: Pick<S3Settings, 'endpoint' | 'region'>): string {
+  return settings.endpoint ?? `AWS S3 (region ${settings.region})`;
+}
+
+/** `s3, s3://bucket/prefix/ at http://host:9000` (or `at AWS S3 (region …)`); never a key. */
+export function describeS3(settings: S3Settings): string {
+  return `s3, s3://${settings.bucket}/${settings.prefix} at ${endpointOf(settings)}`;
+}

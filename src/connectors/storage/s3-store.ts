@@ -15,7 +15,8 @@ import { Transform } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PwError } from '../../core/errors/pw-error.js';
-import type { S3Settings } from './config.js';
+import { endpointOf, type S3Settings } from './config.js';
+import { isTlsErrorCode, SOCKET_ERROR_CODES } from '../network-errors.js';
 import {
   fileDigests,
   multipartEtag,
@@ -27,6 +28,11 @@ import {
 } from './object-store.js';
 
 type Sdk = typeof S3Sdk;
+
+/** Socket codes that mean no connection was made at all (a reset or broken pipe came after one was). */
+const NOT_CONNECTED = new Set(
+  SOCKET_ERROR_CODES.filter((code) => !['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)),
+);
 
 function unquote(etag: string | undefined): string | undefined {
   return etag?.replace(/^W\//, '').replace(/^"|"$/g, '');
@@ -48,9 +54,12 @@ export function storageError(
     message?: string;
     $metadata?: { httpStatusCode?: number };
   };
-  const name = e.name ?? e.code ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
-  const detail = `${name}${status === undefined ? '' : ` (HTTP ${status})`}`;
+  // Socket and TLS failures arrive as a plain Error with a code; a HEAD answer has no body to name
+  // its error, so the SDK calls it Unknown and only the status says anything.
+  const generic = e.name === undefined || e.name === 'Error' || e.name === 'Unknown';
+  const name = generic ? (e.code ?? (status === undefined ? 'Error' : '')) : (e.name ?? 'Error');
+  const detail = name === '' ? `HTTP ${status}` : `${name}${status === undefined ? '' : ` (HTTP ${status})`}`;
   if (name === 'NoSuchBucket') {
     return new PwError('PW_STORAGE_BUCKET', `${action}: bucket '${settings.bucket}' does not exist`, {
       path: `connections.${settings.name}.bucket`,
@@ -69,10 +78,39 @@ export function storageError(
     status === 401 ||
     status === 403
   ) {
+    if (name === 'CredentialsProviderError') {
+      return new PwError('PW_STORAGE_AUTH', `${action}: no credentials for ${where} were found`, {
+        path: `connections.${settings.name}.access_key_id`,
+        hint: "Give access_key_id and secret_access_key, or set up the AWS SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role).",
+      });
+    }
     return new PwError('PW_STORAGE_AUTH', `${action}: ${where} refused the credentials (${detail})`, {
       path: `connections.${settings.name}`,
       hint: 'Check access_key_id and secret_access_key, and that the key may use this bucket.',
     });
+  }
+  if (isTlsErrorCode(e.code)) {
+    return new PwError(
+      'PW_STORAGE_TLS',
+      `${action}: TLS with ${endpointOf(settings)} failed: ${e.code}${typeof e.message === 'string' && e.message !== '' ? `: ${tlsReason(e.message)}` : ''}`,
+      {
+        path: `connections.${settings.name}.endpoint`,
+        hint:
+          e.code === 'EPROTO' || e.code?.startsWith('ERR_SSL_') === true
+            ? 'The endpoint does not seem to speak TLS: check http:// or https:// and the port of endpoint.'
+            : 'The certificate of the endpoint is not trusted or names another host: check endpoint; for a private CA, start Pipewright with NODE_EXTRA_CA_CERTS=<its PEM file>.',
+      },
+    );
+  }
+  if (status === 301 || name === 'PermanentRedirect') {
+    return new PwError(
+      'PW_STORAGE_REQUEST',
+      `${action}: bucket '${settings.bucket}' is not in region '${settings.region}' (${detail})`,
+      {
+        path: `connections.${settings.name}.region`,
+        hint: "Set region to the bucket's region (the AWS console shows it).",
+      },
+    );
   }
   if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
     return new PwError('PW_STORAGE_REQUEST', `${action}: ${where} refused the request: ${detail}`, {
@@ -81,6 +119,15 @@ export function storageError(
   }
   const message =
     typeof e.message === 'string' && e.message.length > 0 ? `: ${e.message.split('\n')[0]}` : '';
+  if (status === undefined && typeof e.code === 'string' && NOT_CONNECTED.has(e.code)) {
+    return new PwError(
+      'PW_STORAGE_UNAVAILABLE',
+      `${action}: ${endpointOf(settings)} could not be reached (${detail}${message})`,
+      {
+        hint: `Check endpoint of connection '${settings.name}' and that the store is reachable from here; a passing network problem is tried again by a retries policy.`,
+      },
+    );
+  }
   return new PwError(
     'PW_STORAGE_UNAVAILABLE',
     `${action}: ${where} could not be reached or failed (${detail}${message})`,
@@ -88,6 +135,13 @@ export function storageError(
       hint: 'A passing network or server problem; with a retries policy the step is tried again.',
     },
   );
+}
+
+/** OpenSSL's reason without its file and line noise: `…:wrong version number:…` → `wrong version number`. */
+function tlsReason(message: string): string {
+  const first = message.split('\n')[0] ?? '';
+  const routine = /SSL routines:[^:]*:([^:]+)/.exec(first);
+  return routine?.[1] ?? first;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -148,7 +202,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  private async checkBucket(signal: AbortSignal): Promise<void> {
+  /**
+   * One HeadBucket: the cheapest request that proves the endpoint answers, TLS holds, the credentials
+   * are accepted and the bucket exists (what `pipewright connections test` runs). `action` starts
+   * the messages of its errors.
+   */
+  async checkBucket(signal: AbortSignal, action = 'Opening the bucket'): Promise<void> {
     try {
       await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.settings.bucket }), {
         abortSignal: signal,
@@ -156,9 +215,9 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) {
-        throw storageError({ name: 'NoSuchBucket' }, this.settings, 'Opening the bucket', signal);
+        throw storageError({ name: 'NoSuchBucket' }, this.settings, action, signal);
       }
-      throw storageError(error, this.settings, 'Opening the bucket', signal);
+      throw storageError(error, this.settings, action, signal);
     }
   }
 

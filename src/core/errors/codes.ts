@@ -143,6 +143,10 @@ export const ERROR_CODES = {
   PW_STORAGE_BUCKET: { kind: 'user', title: 'An S3 bucket that a storage connection names does not exist' },
   PW_STORAGE_AUTH: { kind: 'user', title: 'An object store refused the credentials or access to the bucket' },
   PW_STORAGE_REQUEST: { kind: 'user', title: 'An object store refused a request (HTTP 4xx other than auth)' },
+  PW_STORAGE_TLS: {
+    kind: 'user',
+    title: "An object store's TLS could not be set up or its certificate failed verification",
+  },
   PW_STORAGE_UNAVAILABLE: {
     kind: 'operational',
     title: 'An object store could not be reached or failed for a passing reason (nothing partial is visible)',

@@ -38,6 +38,26 @@ const common = {
   max_time: durationSchema
     .optional()
     .describe('Server-side time limit of the query (maxTimeMS), e.g. 10m; default none.'),
+  incremental: z
+    .strictObject({
+      cursor: z
+        .string()
+        .min(1)
+        .regex(/^[^$.][^$]*$/, 'a field name or dotted path, not starting with $ or .')
+        .describe(
+          'A field that grows with every change (updated_at, an ObjectId _id); a dotted path reaches into nested documents.',
+        ),
+      initial: z
+        .union([z.string(), z.number(), z.record(z.string(), z.unknown())])
+        .optional()
+        .describe(
+          'Lower bound (exclusive) of the first run, read as Extended JSON: a number, a string, { $date: "…" }, { $oid: "…" }; without it the first run reads everything.',
+        ),
+    })
+    .optional()
+    .describe(
+      'Read only documents whose cursor is above the mark of the last successful run, then advance the mark.',
+    ),
 };
 
 export const mongodbFindConfig = z.strictObject({
