@@ -4,7 +4,7 @@
 // measurement (machine busy time minus everything the measurement itself ran).
 /* global fetch */
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -97,6 +97,26 @@ export function processMemory(pid) {
     shmem: value('RssShmem'),
     threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN),
   };
+}
+
+/** The process ids of `pid`'s children (serve's runner), from /proc. */
+export function childPids(pid) {
+  const children = [];
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return children;
+  }
+  for (const task of tasks) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+      children.push(...text.split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      // the task ended meanwhile
+    }
+  }
+  return children;
 }
 
 /**
