@@ -5,6 +5,7 @@
  * can store NULL and warn. Also cell-address arithmetic (column letters, ranges).
  */
 import type { Cell, CellValue } from 'exceljs';
+import { PwError } from '../../core/errors/pw-error.js';
 import { CELL_RANGE } from './files-read-schema.js';
 
 export type CellKind = 'number' | 'date' | 'boolean' | 'string';
@@ -85,6 +86,19 @@ export function readValue(
     return primitive(value, numFmt, date1904);
   }
   if ('error' in value) return { kind: 'error', code: String(value.error) };
+  if ('sharedString' in value) {
+    // xlsx-sheet.ts stops such a row with the file and cell named; this only keeps a reference from
+    // ever passing as text should a row reach here another way.
+    throw new PwError(
+      'PW_INPUT_MALFORMED',
+      `A cell refers to shared string ${String((value as { sharedString: unknown }).sharedString)} that the workbook does not hold`,
+      {
+        expected: 'the text of the cell',
+        found: 'an unresolved shared-string reference',
+        hint: 'The workbook is damaged. Open it in Excel or LibreOffice Calc and save it again.',
+      },
+    );
+  }
   if ('richText' in value) {
     const text = value.richText.map((run) => run.text).join('');
     return text === '' ? BLANK : { kind: 'string', text, integral: false };

@@ -5,15 +5,19 @@
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
+import ExcelJS from 'exceljs';
 import { join } from 'node:path';
 import { createStepHarness, type StepHarness } from '../../testing/step-harness.js';
 import { asPwError as pw } from '../../testing/assertions.js';
 import { skipOrFailInCI } from '../../testing/require-service.js';
 import { sofficeForTests, toLegacyXls, writeWorkbook } from '../../testing/workbook-fixtures.js';
+import { handMadeWorkbook, zipBytes } from '../../testing/zip-fixtures.js';
 import { filesConvertStep as filesConvert } from './files-convert.js';
 import { parseGroupFile, resolveGroup } from './file-group.js';
-import { csvField, isoDateText, plainNumber } from './sheet-csv.js';
+import { csvField, isoDateText, plainNumber, SheetCsvWriter } from './sheet-csv.js';
 import { sanitizeSheetName, sheetFileParts, workbookStem } from './sheet-file-names.js';
 
 let harness: StepHarness;
@@ -197,6 +201,55 @@ describe('files.convert', () => {
     );
     assert.deepEqual(await list('mixed'), ['a.Flags.csv', 'a.xls', 'b.xls']);
     assert.deepEqual(await workspaceLeftovers(), []);
+  });
+
+  it('a workbook whose text has no shared-string table fails and writes no CSV', async () => {
+    const parts = handMadeWorkbook(
+      [
+        { name: 'Good', rows: [[1, 2]] },
+        { name: 'Text', rows: [[1], [{ shared: 0 }]] },
+      ],
+      undefined,
+    );
+    await harness.writeFile('damaged/book.xlsx', zipBytes(parts, { dataDescriptors: true }));
+    await assert.rejects(
+      harness.runStep(filesConvert, { path: 'damaged/book.xlsx' }, { stepId: 'no_strings' }),
+      (error) => {
+        const failure = pw(error);
+        assert.equal(failure.code, 'PW_INPUT_MALFORMED');
+        assert.equal(
+          failure.message,
+          "damaged/book.xlsx sheet 'Text': cell A2 refers to a shared string, and the workbook has no shared-string table (xl/sharedStrings.xml)",
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(await list('damaged'), ['book.xlsx']);
+    assert.deepEqual(await workspaceLeftovers(), []);
+  });
+
+  it('a sheet abandoned while its spill file is being written raises no error later', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'pw-spill-'));
+    const row = new ExcelJS.Workbook().addWorksheet('a').addRow([1, 'x', 2.5]);
+    const uncaught: unknown[] = [];
+    const record = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', record);
+    try {
+      // Abandoned at different moments, some while a spill write is under way.
+      for (let index = 0; index < 300; index += 1) {
+        const writer = new SheetCsvWriter(join(folder, `sheet-${index}.jsonl`), false);
+        await writer.add(row);
+        for (let wait = 0; wait < index % 6; wait += 1) await tick();
+        writer.abandon();
+      }
+      await sleep(200);
+    } finally {
+      process.off('uncaughtException', record);
+      await rm(folder, { recursive: true, force: true });
+    }
+    assert.deepEqual(uncaught, []);
   });
 
   it('refuses an unknown group, a bad mode, non-workbooks and two workbooks writing one CSV', async () => {

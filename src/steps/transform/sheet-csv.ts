@@ -119,6 +119,10 @@ export class SheetCsvWriter {
 
   /** Closes the spill when the sheet is abandoned; the caller removes the files. */
   abandon(): void {
+    // A spill write still under way fails once the stream is destroyed (ERR_STREAM_DESTROYED), and
+    // Node reports that as an 'error' event after the destroy; nothing waits for the spill any more,
+    // and without a listener it would be an uncaught exception that ends the process.
+    this.#spill.on('error', () => undefined);
     this.#spill.destroy();
   }
 }
