@@ -218,3 +218,47 @@ for (const adapter of ADAPTERS) {
     });
   });
 }
+
+describe('folder watcher timing', () => {
+  test('scans again when a pending file turns stable, not only at the next poll', async () => {
+    const adapter = ADAPTERS[0];
+    assert.ok(adapter, 'the SQLite adapter');
+    const store = await adapter.open();
+    const slowPoll = pipelineSchema.parse({
+      id: 'ingest',
+      triggers: [{ watch: { dir: 'inbox', pattern: '\\.csv$', stable_for: '300ms', poll: '10m' } }],
+      steps: [{ id: 's', uses: 'sql', with: { query: 'select 1' } }],
+    });
+    const projectDir = await mkdtemp(join(tmpdir(), 'pw-watch-'));
+    roots.push(projectDir);
+    await mkdir(join(projectDir, 'inbox', 'processing'), { recursive: true });
+    await store.savePipelineRevision({
+      pipelineId: 'ingest',
+      hash: 'h',
+      definition: slowPoll,
+      sourcePath: 'pipelines/ingest.yaml',
+      at: new Date(),
+    });
+    await writeFile(join(projectDir, 'inbox', 'fresh.csv'), 'id\n1\n');
+    const watcher = new FolderWatcher({
+      store,
+      projectDir,
+      timezone: 'UTC',
+      pipelines: () => [{ id: 'ingest', revision: 1, spec: slowPoll }],
+    });
+    try {
+      watcher.start();
+      // The first scan sees the file while it is not yet stable; with a 10-minute poll only the
+      // scan timed for its stable moment can queue it within this test's time.
+      let runs = 0;
+      for (let waited = 0; waited < 15_000 && runs === 0; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        runs = (await store.listRuns({ pipelineId: 'ingest' })).length;
+      }
+      assert.equal(runs, 1, 'the file was queued once it turned stable');
+    } finally {
+      await watcher.stop();
+      await store.close();
+    }
+  });
+});

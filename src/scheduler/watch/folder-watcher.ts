@@ -40,6 +40,8 @@ import { datedFolder, freePath, isIgnoredName } from './watch-names.js';
 import { resolveWatchRoutes, watchDir } from './watch-routes.js';
 
 export const DEFAULT_POLL_MS = 1000;
+/** The closest two scans come when a pending file turns stable right after another. */
+const MIN_SCAN_GAP_MS = 20;
 const IN_FLIGHT = ['claimed', 'queued', 'finishing'] as const;
 
 export interface WatchedPipeline {
@@ -192,9 +194,23 @@ export class FolderWatcher {
       .finally(() => {
         if (this.stopped) return;
         const watches = this.watches();
-        const delay = Math.min(...watches.map((watch) => watch.pollMs), DEFAULT_POLL_MS * 60);
-        this.timer = setTimeout(() => this.loop(), watches.length === 0 ? DEFAULT_POLL_MS * 5 : delay);
+        const poll = Math.min(...watches.map((watch) => watch.pollMs), DEFAULT_POLL_MS * 60);
+        this.timer = setTimeout(
+          () => this.loop(),
+          watches.length === 0 ? DEFAULT_POLL_MS * 5 : this.nextScanIn(poll),
+        );
       });
+  }
+
+  /** The poll, or less when a pending file turns stable sooner (never busier than every 20 ms). */
+  private nextScanIn(pollMs: number): number {
+    const now = this.clock().getTime();
+    let delay = pollMs;
+    for (const tracker of this.trackers.values()) {
+      const due = tracker.nextDueMs();
+      if (due !== undefined) delay = Math.min(delay, Math.max(MIN_SCAN_GAP_MS, due - now));
+    }
+    return delay;
   }
 
   private async scanOnce(): Promise<void> {

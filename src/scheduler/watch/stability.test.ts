@@ -40,4 +40,20 @@ describe('StabilityTracker', () => {
     tracker.retainOnly(new Set());
     assert.equal(tracker.observe('gone.csv', { size: 1, mtimeMs: 0 }, 20), false, 'seen afresh');
   });
+
+  it('says when the earliest pending file turns stable, so the watcher can scan then', () => {
+    const tracker = new StabilityTracker(1000);
+    assert.equal(tracker.nextDueMs(), undefined, 'nothing pending');
+    tracker.observe('late.csv', { size: 5, mtimeMs: 5_000 }, 5_100);
+    tracker.observe('early.csv', { size: 5, mtimeMs: 4_800 }, 5_100);
+    assert.equal(tracker.nextDueMs(), 5_800, 'early.csv: its mtime plus stable_for');
+    assert.equal(tracker.observe('early.csv', { size: 5, mtimeMs: 4_800 }, 5_800), true, 'stable when due');
+    tracker.forget('early.csv');
+    assert.equal(tracker.nextDueMs(), 6_000);
+    tracker.observe('old.csv', { size: 1, mtimeMs: 0 }, 5_200);
+    assert.equal(tracker.nextDueMs(), 5_201, 'an old file: right after the scan that first saw it');
+    tracker.observe('ahead.csv', { size: 1, mtimeMs: 90_000 }, 5_300);
+    tracker.forget('old.csv');
+    assert.equal(tracker.nextDueMs(), 6_000, 'a future mtime counts from the first sighting (6 300)');
+  });
 });

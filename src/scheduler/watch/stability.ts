@@ -39,6 +39,20 @@ export class StabilityTracker {
     return seen === undefined ? undefined : seen.mtimeMs + this.stableForMs;
   }
 
+  /**
+   * The earliest moment a file seen so far, if it stays unchanged, counts as arrived: the watcher
+   * scans again then instead of waiting for its next poll, so a file is taken when it turns stable.
+   */
+  nextDueMs(): number | undefined {
+    let due: number | undefined;
+    for (const seen of this.seen.values()) {
+      const lastChange = seen.mtimeMs > seen.firstSeenMs ? seen.firstSeenMs : Math.max(seen.mtimeMs, 0);
+      const at = Math.max(lastChange + this.stableForMs, seen.firstSeenMs + 1);
+      if (due === undefined || at < due) due = at;
+    }
+    return due;
+  }
+
   forget(name: string): void {
     this.seen.delete(name);
   }
