@@ -256,7 +256,7 @@ const lines = [
   `- goal peak RSS ≤ 600 MB: ${fmtMiB(pipewright.peakRssMiB)} — ${rssMet ? 'met' : 'missed'} (getrusage maxRSS of the CLI process, DuckDB's memory included; \`pipewright run\` starts no child processes)`,
   `- checks: ${allRows ? `every output holds all ${options.rows.toLocaleString('en')} rows` : `ROW COUNTS WRONG: ${rowCounts.join(', ')}`}; ` +
     `the Parquet file's count, sums of id and amount and count of shipped_at ${sameValues ? 'equal the table’s' : 'DIFFER from the table’s'}; Parquet columns: ${schema?.columns}`,
-  `- Pipewright: sql.query (rows streamed from a server-side cursor into the run's DuckDB file, batch_size 10000) then files.write (Parquet, zstd); ` +
+  `- Pipewright: sql.query (bulk path: COPY … TO STDOUT as CSV into part files read by DuckDB's read_csv into the run's DuckDB file) then files.write (Parquet, zstd); ` +
     `median steps: sql.query ${fmt(extra(PIPEWRIGHT, 'query'))} s, files.write ${fmt(extra(PIPEWRIGHT, 'write'))} s; wall includes CLI start-up and the run's set-up. psql writes CSV, which needs no encoding or compression`,
   `- PostgreSQL CPU: the server's processes (postmaster tree) during each measurement, counted as the measurement's own; psql's peak RSS is not measured`,
   `- ${options.reps} runs each, alternating; PostgreSQL ${serverVersion} on ${adminUrl.host}`,

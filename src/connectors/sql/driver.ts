@@ -8,6 +8,7 @@ import type { DuckDBConnection, JS } from '@duckdb/node-api';
 import type { SqlDialect, SqlSettings } from './config.js';
 import type { TableName } from './identifiers.js';
 import type { DatasetColumn } from './duckdb-types.js';
+import type { CopyOutStream } from './postgres-copy.js';
 
 /** How one result column reaches DuckDB: staged as `staging`, then cast to `target()`. */
 export interface ColumnMapping {
@@ -19,6 +20,28 @@ export interface ColumnMapping {
   target(): string;
   /** A remark for the log once every row was seen (e.g. NUMERIC kept as text), if any. */
   note?(): string | undefined;
+  /**
+   * For the bulk path (PostgreSQL COPY read by DuckDB as CSV): how the value's text form is read
+   * (`read`, a DuckDB type for read_csv) and turned into exactly what `convert` would have staged
+   * (`stage`, a DuckDB expression over the read column). Absent: the type has no bulk path.
+   */
+  readonly fromText?: TextForm;
+  /**
+   * For a target decided by the values seen (inferred decimals): a DuckDB aggregate over the staged
+   * column and how to take its result, so the bulk path decides it without calling `convert` per value.
+   */
+  readonly summarize?: Summary;
+}
+
+export interface TextForm {
+  read: string;
+  stage(column: string): string;
+}
+
+export interface Summary {
+  /** One aggregate expression per value asked, over the staged column. */
+  select(column: string): string[];
+  take(values: readonly unknown[]): void;
 }
 
 export interface ResultColumn {
@@ -47,6 +70,15 @@ export interface RowStream {
   next(): Promise<unknown[][] | undefined>;
   /** Ends the result early (closing a cursor); safe to call twice. */
   close(): Promise<void>;
+}
+
+/** A query result the database copies in bulk as CSV (PostgreSQL `COPY (…) TO STDOUT`). */
+export interface BulkSource {
+  readonly columns: readonly ResultColumn[];
+  /** The statement sent, for turning an error position into a line (the query starts on line 2). */
+  readonly statement: string;
+  /** Starts the copy: whole CSV rows, NULL as an unquoted `\N`. */
+  copy(): CopyOutStream;
 }
 
 export interface StreamOptions {
@@ -97,6 +129,11 @@ export interface SqlDriver {
   placeholder(index: number): string;
   quote(name: string): string;
   stream(sql: string, params: readonly unknown[], options: StreamOptions): Promise<RowStream>;
+  /**
+   * The query's result described without running it, ready to copy in bulk; or why it cannot be
+   * (the reason is logged and the step streams rows instead). Only PostgreSQL has one.
+   */
+  bulkSource?(sql: string): Promise<BulkSource | string>;
   /** The first column of the first row (raw driver value), e.g. `max(cursor)`. */
   scalar(sql: string, params: readonly unknown[]): Promise<unknown>;
   /** Runs one statement with parameters, or several without; returns affected rows when known. */
@@ -134,7 +171,21 @@ export async function openSqlDriver(settings: SqlSettings, options: OpenOptions 
 
 /** A mapping with its target replaced by a `columns:` override. */
 export function overridden(mapping: ColumnMapping, type: string): ColumnMapping {
-  return { staging: mapping.staging, convert: (value) => mapping.convert(value), target: () => type };
+  return {
+    staging: mapping.staging,
+    convert: (value) => mapping.convert(value),
+    target: () => type,
+    ...(mapping.fromText === undefined ? {} : { fromText: mapping.fromText }),
+  };
+}
+
+/** The mapping with its bulk-path text form: read as `read`, staged by `stage` (default: as read). */
+export function withText(
+  mapping: ColumnMapping,
+  read: string,
+  stage: (column: string) => string = (column) => column,
+): ColumnMapping {
+  return { ...mapping, fromText: { read, stage } };
 }
 
 /** The plainest mapping: a value kept as it is, of one DuckDB type. */
@@ -177,6 +228,23 @@ export function inferredDecimal(source: string, columnName: string): ColumnMappi
       if (special) return 'VARCHAR';
       const precision = integerDigits + scale;
       return precision <= 38 ? `DECIMAL(${Math.max(precision, 1)},${scale})` : 'VARCHAR';
+    },
+    fromText: { read: 'VARCHAR', stage: (column) => column },
+    // The same reading of the digits as `convert`, in DuckDB: an exponent or NaN is special.
+    summarize: {
+      select: (column) => {
+        const plain = `regexp_full_match(${column}, '[+-]?\\d*(\\.\\d*)?')`;
+        return [
+          `bool_or(NOT ${plain})`,
+          `max(greatest(length(ltrim(regexp_extract(${column}, '^[+-]?(\\d*)', 1), '0')), 1)) FILTER (WHERE ${plain})`,
+          `max(length(regexp_extract(${column}, '\\.(\\d*)$', 1))) FILTER (WHERE ${plain})`,
+        ];
+      },
+      take: ([anySpecial, digits, places]) => {
+        if (anySpecial === true) special = true;
+        if (digits !== null && digits !== undefined) integerDigits = Math.max(integerDigits, Number(digits));
+        if (places !== null && places !== undefined) scale = Math.max(scale, Number(places));
+      },
     },
     note() {
       if (special)

@@ -9,7 +9,7 @@ import type { JS } from '@duckdb/node-api';
 import type { StepContext } from '../../core/step.js';
 import { PwError } from '../../core/errors/pw-error.js';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
-import { overridden, TypeMismatch, type ColumnMapping, type RowStream } from './driver.js';
+import { overridden, TypeMismatch, type ColumnMapping, type ResultColumn, type RowStream } from './driver.js';
 
 export interface SinkResult {
   rows: number;
@@ -19,7 +19,7 @@ export interface SinkResult {
   columns: { name: string; type: string }[];
 }
 
-interface PreparedColumn {
+export interface PreparedColumn {
   name: string;
   sourceType: string;
   mapping: ColumnMapping;
@@ -110,8 +110,9 @@ export async function streamIntoDataset(
   }
 }
 
-function prepareColumns(
-  stream: RowStream,
+/** The result's columns with `columns:` overrides applied; fails on a type with no mapping. */
+export function prepareColumns(
+  stream: { readonly columns: readonly ResultColumn[] },
   overrides: Readonly<Record<string, string>>,
   label: string,
 ): PreparedColumn[] {
@@ -183,7 +184,7 @@ function convertValue(
   }
 }
 
-function checkNames(columns: readonly PreparedColumn[], label: string): void {
+export function checkNames(columns: readonly PreparedColumn[], label: string): void {
   const seen = new Set<string>();
   for (const column of columns) {
     const key = column.name.toLowerCase();
@@ -197,18 +198,23 @@ function checkNames(columns: readonly PreparedColumn[], label: string): void {
   }
 }
 
-/** Finds the first staged value that does not cast to its target type, for a message naming it. */
-async function castFailure(
+/**
+ * Finds the first staged value that does not cast to its target type, for a message naming it
+ * (`rowOffset`: rows of the result before the staging table's first).
+ */
+export async function castFailure(
   ctx: StepContext,
   stagingRef: string,
   columns: readonly PreparedColumn[],
   targets: readonly string[],
   label: string,
+  rowOffset = 0,
+  stagedName: (index: number) => string = (index) => `c${index}`,
 ): Promise<PwError | undefined> {
   for (const [index, column] of columns.entries()) {
     const target = targets[index] ?? 'VARCHAR';
     if (target === column.mapping.staging) continue;
-    const staged = quoteIdent(`c${index}`);
+    const staged = quoteIdent(stagedName(index));
     let found: { value: string; row: number } | undefined;
     try {
       const rows = await ctx.datasets.query<{ value: string; row: number }>(
@@ -220,6 +226,7 @@ async function castFailure(
       continue;
     }
     if (found === undefined) continue;
+    found = { ...found, row: Number(found.row) + rowOffset };
     const value = found.value.length > 80 ? `${found.value.slice(0, 80)}…` : found.value;
     return new PwError(
       'PW_DB_TYPE',

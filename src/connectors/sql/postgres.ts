@@ -2,8 +2,10 @@
  * PostgreSQL: one `pg` Client per step. Results stream through pg-cursor in batches, every value
  * arriving as PostgreSQL's own text (no parsing into JavaScript numbers or Dates, so numeric keeps its
  * digits and timestamps their microseconds) and typed from the column's type OID. The session is set to
- * UTC, ISO dates and hex bytea so that text is unambiguous. Loads go through `COPY … FROM STDIN` in CSV
- * written by DuckDB to a temporary file, inside one transaction.
+ * UTC, ISO dates and hex bytea so that text is unambiguous. The bulk path (`bulkSource`) describes a
+ * query without running it and copies its result as CSV (`COPY … TO STDOUT`) in that same text, which
+ * each mapping's `fromText` turns into exactly what its `convert` gives. Loads go through
+ * `COPY … FROM STDIN` in CSV written by DuckDB to a temporary file, inside one transaction.
  */
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -21,6 +23,8 @@ import {
   inferredDecimal,
   TypeMismatch,
   viaText,
+  withText,
+  type BulkSource,
   type ColumnMapping,
   type LoadOutcome,
   type LoadRequest,
@@ -32,6 +36,7 @@ import {
   type TableColumn,
 } from './driver.js';
 import { columnTypeFor, exportExpression } from './duckdb-types.js';
+import { CopyOutStream, describeStatement, type DescribedField } from './postgres-copy.js';
 import { quoteName, quoteTable, type TableName } from './identifiers.js';
 
 /** Every value as the server's text: conversions happen per column below. */
@@ -66,6 +71,10 @@ export async function openPostgres(settings: ServerSettings, options: OpenOption
   // A server that goes away emits 'error' on the client besides failing the query in flight.
   client.on('error', () => undefined);
   const onAbort = () => {
+    // Closing the socket stops a copy at its next write; the cancel also stops a query that is still
+    // computing (sorting, joining) before it writes anything.
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid !== undefined) void cancelBackend(settings, pid);
     void client.end().catch(() => undefined);
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -78,6 +87,20 @@ export async function openPostgres(settings: ServerSettings, options: OpenOption
     throw error;
   }
   return new PostgresDriver(settings, client, () => options.signal?.removeEventListener('abort', onAbort));
+}
+
+/** Asks the server, on a connection of its own, to cancel what backend `pid` is running (best effort). */
+async function cancelBackend(settings: ServerSettings, pid: number): Promise<void> {
+  try {
+    const side = (await openPostgres(settings, {})) as PostgresDriver;
+    try {
+      await side.client.query('SELECT pg_cancel_backend($1)', [pid]);
+    } finally {
+      await side.close();
+    }
+  } catch {
+    // The step has been aborted already; closing its connection ends the query at its next write.
+  }
 }
 
 class PostgresDriver implements SqlDriver {
@@ -106,10 +129,7 @@ class PostgresDriver implements SqlDriver {
       await cursor.close().catch(() => undefined);
       throw error;
     }
-    const unknownOids = first.fields.map((field) => field.dataTypeID).filter((oid) => !KNOWN_OIDS.has(oid));
-    const lookedUp =
-      unknownOids.length > 0 ? await this.#lookupTypes(unknownOids) : new Map<number, PgTypeInfo>();
-    const columns = first.fields.map((field) => postgresColumn(field, lookedUp));
+    const columns = await this.#columns(first.fields);
     let pending: unknown[][] | undefined = first.rows;
     let ended = first.rows.length < options.batchSize;
     return {
@@ -127,6 +147,30 @@ class PostgresDriver implements SqlDriver {
       },
       close: async () => {
         await cursor.close().catch(() => undefined);
+      },
+    };
+  }
+
+  async #columns(fields: readonly DescribedField[]): Promise<ResultColumn[]> {
+    const unknownOids = fields.map((field) => field.dataTypeID).filter((oid) => !KNOWN_OIDS.has(oid));
+    const lookedUp =
+      unknownOids.length > 0 ? await this.#lookupTypes(unknownOids) : new Map<number, PgTypeInfo>();
+    return fields.map((field) => postgresColumn(field, lookedUp));
+  }
+
+  async bulkSource(sql: string): Promise<BulkSource | string> {
+    const fields = await describeStatement(this.client, sql);
+    if (fields === undefined || fields.length === 0) return 'the statement returns no columns';
+    const columns = await this.#columns(fields);
+    // NULL as an unquoted \N tells it from an empty string, which COPY writes as "".
+    const statement = `COPY (\n${sql}\n) TO STDOUT (FORMAT csv, NULL E'\\\\N')`;
+    return {
+      columns,
+      statement,
+      copy: () => {
+        const copy = new CopyOutStream(statement);
+        void this.client.query(copy as unknown as pg.QueryConfig);
+        return copy;
       },
     };
   }
@@ -401,8 +445,67 @@ function numericMapping(typmod: number, name: string): ColumnMapping {
   return viaText(`DECIMAL(${precision},${scale})`);
 }
 
+/**
+ * `parseInterval` in DuckDB SQL, for the bulk path: the same regular expressions, the same sums.
+ * An interval's text holds each unit once, but every match is added up as parseInterval does.
+ */
+function intervalFromText(c: string): string {
+  const units = (unit: string) =>
+    `coalesce(list_sum(list_transform(regexp_extract_all(${c}, '(-?\\d+) ${unit}', 1), x -> CAST(x AS BIGINT))), 0)`;
+  const time = '([+-])?(\\d+):(\\d{2}):(\\d{2})(?:\\.(\\d{1,6}))?';
+  const group = (index: number) => `regexp_extract(${c}, '${time}', ${index})`;
+  const micros =
+    `CASE WHEN ${group(2)} = '' THEN 0 ELSE (CASE WHEN ${group(1)} = '-' THEN -1 ELSE 1 END) * ` +
+    `(((CAST(${group(2)} AS BIGINT) * 60 + CAST(${group(3)} AS BIGINT)) * 60 + CAST(${group(4)} AS BIGINT)) * 1000000 + CAST(rpad(${group(5)}, 6, '0') AS BIGINT)) END`;
+  return `to_months(CAST(${units('year')} * 12 + ${units('mon')} AS INTEGER)) + to_days(CAST(${units('day')} AS INTEGER)) + to_microseconds(${micros})`;
+}
+
 /** The mapping of a built-in scalar type, or undefined. */
 function scalarMapping(oid: number, typmod: number, name: string): ColumnMapping | undefined {
+  const mapping = baseScalarMapping(oid, typmod, name);
+  return mapping === undefined || mapping.fromText !== undefined
+    ? mapping
+    : withText(mapping, ...textForm(oid));
+}
+
+/** How the bulk path reads a type's text (CSV column type, then the expression staging it). */
+function textForm(oid: number): [string, ((column: string) => string)?] {
+  switch (oid) {
+    case OID.bool:
+      return ['BOOLEAN'];
+    case OID.int2:
+      return ['SMALLINT'];
+    case OID.int4:
+      return ['INTEGER'];
+    case OID.int8:
+      return ['BIGINT'];
+    case OID.oid:
+      return ['UINTEGER'];
+    // Number() then a JavaScript number into a FLOAT: a double, rounded to single precision.
+    case OID.float4:
+      return ['DOUBLE', (c) => `CAST(${c} AS FLOAT)`];
+    case OID.float8:
+      return ['DOUBLE'];
+    case OID.date:
+      return [
+        'VARCHAR',
+        (c) => `CASE WHEN ends_with(${c}, ' BC') THEN left(${c}, length(${c}) - 3) || ' (BC)' ELSE ${c} END`,
+      ];
+    case OID.interval:
+      return ['VARCHAR', intervalFromText];
+    // bytea_output is hex for the session: `\x0aff…`.
+    case OID.bytea:
+      return [
+        'VARCHAR',
+        (c) =>
+          `CASE WHEN starts_with(${c}, '\\x') THEN unhex(substr(${c}, 3)) ELSE error('bytea not in hex form') END`,
+      ];
+    default:
+      return ['VARCHAR'];
+  }
+}
+
+function baseScalarMapping(oid: number, typmod: number, name: string): ColumnMapping | undefined {
   switch (oid) {
     case OID.bool:
       return direct('BOOLEAN', parseBool);
@@ -512,9 +615,12 @@ function arrayMapping(elementOid: number, name: string): ColumnMapping {
   return { staging: 'VARCHAR[]', convert: flat, target: () => `${element}[]` };
 }
 
-function postgresColumn(field: pg.FieldDef, lookedUp: ReadonlyMap<number, PgTypeInfo>): ResultColumn {
+function postgresColumn(field: DescribedField, lookedUp: ReadonlyMap<number, PgTypeInfo>): ResultColumn {
   const oid = field.dataTypeID;
-  const raw = direct('VARCHAR', (value) => String(value as string));
+  const raw = withText(
+    direct('VARCHAR', (value) => String(value as string)),
+    'VARCHAR',
+  );
   const element = ARRAYS.get(oid);
   if (element !== undefined) {
     const mapping = arrayMapping(element, field.name);

@@ -1,7 +1,8 @@
 /**
  * Test helpers for the SQL connector tests (not part of the product): throwaway PostgreSQL and MariaDB
  * databases and users with random names, dropped when the importing test file ends; a server that
- * accepts connections and never answers (connect timeouts); and a fake server that offers TLS with a
+ * accepts connections and never answers (connect timeouts); a relay whose connections can be cut
+ * (a network failure mid-query); and a fake server that offers TLS with a
  * self-signed certificate, made with the openssl command (certificate verification failures).
  *
  * PostgreSQL is at PIPEWRIGHT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -9,7 +10,7 @@
  * missing server skips its tests, saying so; under CI=true it fails them.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { SelfSignedCertificate } from '../../testing/self-signed-certificate.js';
 import { after, type TestContext } from 'node:test';
@@ -204,6 +205,35 @@ function listen(server: Server, sockets: Set<Socket>): Promise<FakeServer> {
 export function silentServer(): Promise<FakeServer> {
   const sockets = new Set<Socket>();
   return listen(createServer(), sockets);
+}
+
+/**
+ * A TCP relay to a real server whose connections can be cut on demand (`cut()` destroys both sides of
+ * every relayed connection): a network failure in the middle of a query.
+ */
+export async function cuttableRelay(host: string, port: number): Promise<FakeServer & { cut(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listening = await listen(server, new Set());
+  return {
+    ...listening,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await listening.close();
+    },
+  };
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, or why none can be made. */

@@ -44,11 +44,13 @@ export class LocalObjectStore implements ObjectStore {
         `Cannot store '${key}' in ${this.description}: a folder has that name`,
       );
     }
+    let stored = { sha256: '', bytes: 0 };
     await writeAtomically(target, async (temp) => {
       await copyFile(file, temp);
+      // The SHA-256 of what was stored, from the copy (the input is read once, by copyFile).
+      stored = await fileDigests(temp);
     });
-    const bytes = (await stat(target)).size;
-    return { bytes, etag: undefined, parts: 1 };
+    return { bytes: stored.bytes, etag: undefined, parts: 1, sha256: stored.sha256 };
   }
 
   async getFile(key: string, tempPath: string): Promise<GetResult> {

@@ -21,8 +21,6 @@ export interface PutOptions {
   contentType: string;
   /** Files larger than this are uploaded in parts of this size (S3). */
   partSize: number;
-  /** SHA-256 (hex) of the file, stored beside the object and verified when it is read back. */
-  sha256: string;
   signal: AbortSignal;
 }
 
@@ -31,19 +29,27 @@ export interface PutResult {
   etag: string | undefined;
   /** Number of parts (1 for a single PUT). */
   parts: number;
+  /** SHA-256 (hex) of the bytes stored, computed while they were read for the upload. */
+  sha256: string;
 }
 
 export interface GetResult {
   bytes: number;
-  /** The checksum that was verified: `sha256` (stored at upload), `md5` (single-part ETag) or none. */
-  verified: 'sha256' | 'md5' | 'none';
+  /**
+   * The checksum that was verified: `sha256` (stored at upload), `md5` (an ETag that is the MD5),
+   * `multipart-md5` (a multipart ETag, with the part size stored at upload) or none.
+   */
+  verified: 'sha256' | 'md5' | 'multipart-md5' | 'none';
 }
 
 export interface ObjectStore {
   /** For messages: `s3://bucket/prefix/` or the folder. Never contains credentials. */
   readonly description: string;
   head(key: string, signal: AbortSignal): Promise<ObjectInfo | undefined>;
-  /** Uploads a local file under `key`; the object is replaced (or created) only when complete. */
+  /**
+   * Uploads a local file under `key`, reading it once; the object is replaced (or created) only
+   * when complete. PW_STORAGE_CHECKSUM when the store reports other bytes than were sent.
+   */
   putFile(key: string, file: string, options: PutOptions): Promise<PutResult>;
   /**
    * Downloads `key` into `tempPath` (the caller renames it into place), verifying its checksum;
@@ -69,21 +75,6 @@ export async function fileDigests(path: string): Promise<{ sha256: string; md5: 
     bytes += buffer.length;
   }
   return { sha256: sha256.digest('hex'), md5: md5.digest('hex'), bytes };
-}
-
-/** The ETag S3 gives a multipart upload of `path` in parts of `partSize`: md5(md5(part)…)-N. */
-export async function multipartEtag(path: string, partSize: number): Promise<string> {
-  const whole = createHash('md5');
-  let parts = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: partSize })) {
-    whole.update(
-      createHash('md5')
-        .update(chunk as Buffer)
-        .digest(),
-    );
-    parts += 1;
-  }
-  return `${whole.digest('hex')}-${parts}`;
 }
 
 /**

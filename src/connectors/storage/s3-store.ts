@@ -1,25 +1,23 @@
 /**
- * The S3-compatible object store (AWS SDK v3, loaded only when a step first uses it). Objects up to
- * the part size go up in one PUT with Content-MD5, so the server refuses corrupted bytes and the
- * returned ETag is checked against the local MD5; larger files go up as a multipart upload (parts
- * retried by the SDK, the upload aborted on failure so no partial object appears) and the ETag is
- * checked against the expected multipart ETag. Every object carries its SHA-256 in metadata
- * (`x-amz-meta-sha256`), verified when it is downloaded.
+ * The S3-compatible object store (AWS SDK v3, loaded only when a step first uses it). A file up to
+ * the part size goes up in one PutObject, a larger one as a multipart upload with 4 parts in flight,
+ * aborted on failure so no partial object appears; either way the file is read once and every
+ * request carries the Content-MD5 of its bytes (s3-upload.ts). A download is verified against the
+ * SHA-256 stored with a single-part upload, an ETag that is an MD5, or a multipart ETag with the
+ * part size stored with the object.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PwError } from '../../core/errors/pw-error.js';
 import { endpointOf, type S3Settings } from './config.js';
 import { isTlsErrorCode, SOCKET_ERROR_CODES } from '../network-errors.js';
+import { DigestStream } from './digest-stream.js';
+import { etagIsMd5, unquote, uploadFile } from './s3-upload.js';
 import {
-  fileDigests,
-  multipartEtag,
   type GetResult,
   type ObjectInfo,
   type ObjectStore,
@@ -34,8 +32,42 @@ const NOT_CONNECTED = new Set(
   SOCKET_ERROR_CODES.filter((code) => !['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)),
 );
 
-function unquote(etag: string | undefined): string | undefined {
-  return etag?.replace(/^W\//, '').replace(/^"|"$/g, '');
+/** Error names of a store that refused bytes not matching their Content-MD5 or signed SHA-256. */
+const DIGEST_ERRORS = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch']);
+
+/**
+ * How a download is verified, decided from the object's metadata and ETag before its bytes arrive:
+ * the SHA-256 Pipewright stored with a single-part upload; an ETag that is a plain MD5 (a
+ * single-part object, or a server such as s3rver that answers the whole object's MD5); a
+ * multipart ETag md5(part MD5s)-N when the part size is stored with the object (Pipewright's
+ * multipart uploads); otherwise nothing, which includes every ETag of an object encrypted with
+ * SSE-KMS or SSE-C (`md5Etag` false): those are no MD5.
+ */
+export function downloadCheck(
+  metadata: Record<string, string> | undefined,
+  etag: string | undefined,
+  md5Etag = true,
+):
+  | { verified: 'sha256' | 'md5'; expected: string }
+  | { verified: 'multipart-md5'; expected: string; partSize: number }
+  | { verified: 'none' } {
+  const sha256 = metadata?.sha256;
+  if (sha256 !== undefined && /^[0-9a-f]{64}$/i.test(sha256)) {
+    return { verified: 'sha256', expected: sha256.toLowerCase() };
+  }
+  if (!md5Etag) return { verified: 'none' };
+  if (etag !== undefined && /^[0-9a-f]{32}$/i.test(etag))
+    return { verified: 'md5', expected: etag.toLowerCase() };
+  const partSize = Number(metadata?.['part-size']);
+  if (
+    etag !== undefined &&
+    /^[0-9a-f]{32}-\d+$/i.test(etag) &&
+    Number.isSafeInteger(partSize) &&
+    partSize > 0
+  ) {
+    return { verified: 'multipart-md5', expected: etag.toLowerCase(), partSize };
+  }
+  return { verified: 'none' };
 }
 
 /** Maps an SDK or network error to a Pipewright error; the message never includes credentials. */
@@ -60,6 +92,15 @@ export function storageError(
   const generic = e.name === undefined || e.name === 'Error' || e.name === 'Unknown';
   const name = generic ? (e.code ?? (status === undefined ? 'Error' : '')) : (e.name ?? 'Error');
   const detail = name === '' ? `HTTP ${status}` : `${name}${status === undefined ? '' : ` (HTTP ${status})`}`;
+  if (DIGEST_ERRORS.has(name)) {
+    return new PwError(
+      'PW_STORAGE_CHECKSUM',
+      `${action}: ${where} refused bytes that do not match their checksum (${detail})`,
+      {
+        hint: 'The bytes were changed on the way to the store. A retries policy tries again.',
+      },
+    );
+  }
   if (name === 'NoSuchBucket') {
     return new PwError('PW_STORAGE_BUCKET', `${action}: bucket '${settings.bucket}' does not exist`, {
       path: `connections.${settings.name}.bucket`,
@@ -167,8 +208,8 @@ export class S3ObjectStore implements ObjectStore {
       forcePathStyle: settings.forcePathStyle,
       ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
       maxAttempts: settings.maxAttempts,
-      // R2, MinIO and older servers do not all accept the SDK's default streaming CRC trailers; we
-      // send Content-MD5 and our own SHA-256 instead and check both ourselves.
+      // R2, MinIO and older servers do not all accept the SDK's default CRC checksums (flexible
+      // checksums); every upload request carries a Content-MD5 instead (s3-upload.ts).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
@@ -223,85 +264,19 @@ export class S3ObjectStore implements ObjectStore {
 
   async putFile(key: string, file: string, options: PutOptions): Promise<PutResult> {
     const action = `Uploading '${key}' to ${this.description}`;
-    const digests = await fileDigests(file);
     try {
-      if (digests.bytes <= options.partSize) {
-        const body = await readFile(file);
-        const out = await this.client.send(
-          new this.sdk.PutObjectCommand({
-            Bucket: this.settings.bucket,
-            Key: this.full(key),
-            Body: body,
-            ContentLength: body.length,
-            ContentType: options.contentType,
-            ContentMD5: Buffer.from(digests.md5, 'hex').toString('base64'),
-            Metadata: { sha256: options.sha256 },
-          }),
-          { abortSignal: options.signal },
-        );
-        const etag = unquote(out.ETag);
-        if (etag !== undefined && /^[0-9a-f]{32}$/i.test(etag) && etag.toLowerCase() !== digests.md5) {
-          throw new PwError(
-            'PW_STORAGE_CHECKSUM',
-            `${action}: the store reports MD5 ${etag}, the file has ${digests.md5}`,
-          );
-        }
-        return { bytes: digests.bytes, etag, parts: 1 };
-      }
-      const { Upload } = await import('@aws-sdk/lib-storage');
-      const upload = new Upload({
-        client: this.client,
-        partSize: options.partSize,
-        queueSize: 4,
-        // We abort a failed upload ourselves: lib-storage would let a failing abort (some servers
-        // refuse AbortMultipartUpload) replace the error that actually stopped the upload.
-        leavePartsOnError: true,
-        params: {
-          Bucket: this.settings.bucket,
-          Key: this.full(key),
-          Body: createReadStream(file, { highWaterMark: 1024 * 1024 }),
-          ContentType: options.contentType,
-          Metadata: { sha256: options.sha256 },
+      return await uploadFile(
+        {
+          sdk: this.sdk,
+          client: this.client,
+          bucket: this.settings.bucket,
+          key: this.full(key),
+          action,
+          queueSize: 4,
         },
-      });
-      const onAbort = (): void => void upload.abort().catch(() => undefined);
-      options.signal.addEventListener('abort', onAbort, { once: true });
-      let etag: string | undefined;
-      try {
-        const out = await upload.done();
-        etag = unquote(out.ETag);
-      } catch (error) {
-        const uploadId = upload.uploadId;
-        if (uploadId !== undefined) {
-          // Best effort: the parts are invisible either way, and stores expire unfinished uploads.
-          await this.client
-            .send(
-              new this.sdk.AbortMultipartUploadCommand({
-                Bucket: this.settings.bucket,
-                Key: this.full(key),
-                UploadId: uploadId,
-              }),
-            )
-            .catch(() => undefined);
-        }
-        throw error;
-      } finally {
-        options.signal.removeEventListener('abort', onAbort);
-      }
-      const parts = Math.ceil(digests.bytes / options.partSize);
-      const expected = await multipartEtag(file, options.partSize);
-      // AWS, R2 and MinIO answer md5(part md5s)-N; some servers the MD5 of the whole object.
-      const mismatch =
-        etag !== undefined &&
-        ((/^[0-9a-f]{32}-\d+$/i.test(etag) && etag.toLowerCase() !== expected) ||
-          (/^[0-9a-f]{32}$/i.test(etag) && etag.toLowerCase() !== digests.md5));
-      if (mismatch) {
-        throw new PwError(
-          'PW_STORAGE_CHECKSUM',
-          `${action}: the store reports ETag ${etag}, expected ${expected} or ${digests.md5}`,
-        );
-      }
-      return { bytes: digests.bytes, etag, parts };
+        file,
+        options,
+      );
     } catch (error) {
       throw storageError(error, this.settings, action, options.signal);
     }
@@ -315,38 +290,28 @@ export class S3ObjectStore implements ObjectStore {
         { abortSignal: signal },
       );
       await mkdir(dirname(tempPath), { recursive: true });
-      const sha256 = createHash('sha256');
-      const md5 = createHash('md5');
-      let bytes = 0;
-      const hasher = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          sha256.update(chunk);
-          md5.update(chunk);
-          bytes += chunk.length;
-          callback(null, chunk);
-        },
+      const check = downloadCheck(out.Metadata, unquote(out.ETag), etagIsMd5(out));
+      const digests = new DigestStream({
+        sha256: check.verified === 'sha256',
+        md5: check.verified === 'md5',
+        ...(check.verified === 'multipart-md5' ? { partSize: check.partSize } : {}),
       });
-      await pipeline(out.Body as NodeJS.ReadableStream, hasher, createWriteStream(tempPath), { signal });
-      const stored = out.Metadata?.sha256;
-      const etag = unquote(out.ETag);
-      if (stored !== undefined) {
-        const actual = sha256.digest('hex');
-        if (actual !== stored.toLowerCase()) {
+      await pipeline(out.Body as NodeJS.ReadableStream, digests, createWriteStream(tempPath), { signal });
+      if (check.verified !== 'none') {
+        const [actual, what, against] =
+          check.verified === 'sha256'
+            ? [digests.sha256, 'SHA-256', 'the stored']
+            : check.verified === 'md5'
+              ? [digests.md5, 'MD5', 'the ETag']
+              : [digests.multipartEtag, 'multipart ETag', 'the ETag'];
+        if (actual !== check.expected) {
           throw new PwError(
             'PW_STORAGE_CHECKSUM',
-            `${action}: SHA-256 ${actual} differs from the stored ${stored}`,
+            `${action}: ${what} ${actual} differs from ${against} ${check.expected}`,
           );
         }
-        return { bytes, verified: 'sha256' };
       }
-      if (etag !== undefined && /^[0-9a-f]{32}$/i.test(etag)) {
-        const actual = md5.digest('hex');
-        if (actual !== etag.toLowerCase()) {
-          throw new PwError('PW_STORAGE_CHECKSUM', `${action}: MD5 ${actual} differs from the ETag ${etag}`);
-        }
-        return { bytes, verified: 'md5' };
-      }
-      return { bytes, verified: 'none' };
+      return { bytes: digests.bytes, verified: check.verified };
     } catch (error) {
       const e = error as { name?: string };
       if (e.name === 'NoSuchKey') {

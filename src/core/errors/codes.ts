@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   PW_INPUT_NOT_FOUND: { kind: 'user', title: 'An input file does not exist' },
   PW_INPUT_EMPTY: { kind: 'user', title: 'An input has no data' },
   PW_INPUT_MALFORMED: { kind: 'user', title: 'An input file has malformed content' },
+  PW_INPUT_CHANGED: { kind: 'operational', title: 'An input file changed while it was being read' },
   PW_DATASET_UNKNOWN: { kind: 'user', title: 'A step reads a dataset that no earlier step produced' },
   PW_SQL_ERROR: { kind: 'user', title: 'A SQL statement failed' },
   PW_CHECK_FAILED: { kind: 'user', title: 'A data-quality check failed' },

@@ -37,6 +37,12 @@ export const sqlQueryConfig = z.strictObject({
     .record(z.string(), z.string().min(1))
     .optional()
     .describe('DuckDB types for result columns, e.g. { amount: "DECIMAL(18,2)", location: VARCHAR }.'),
+  bulk: z
+    .enum(['auto', 'off'])
+    .default('auto')
+    .describe(
+      'auto: PostgreSQL results without params or incremental go through COPY … TO STDOUT, read by DuckDB as CSV, when every column type allows; off: always a cursor.',
+    ),
   batch_size: z
     .int()
     .min(1)

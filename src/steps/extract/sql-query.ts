@@ -3,6 +3,12 @@
  * result into the step's dataset in bounded memory (a batch of rows at a time, through a DuckDB
  * appender). Parameters are bound, never spliced. Column types map from the database's own types.
  *
+ * PostgreSQL results take a bulk path when they can (`bulk: auto`): `COPY (query) TO STDOUT` as CSV,
+ * read by DuckDB natively (see bulk-sink.ts), with exactly the types and values of the cursor path.
+ * COPY takes no bound parameters, so a query with `params` or `incremental` streams through a cursor;
+ * so does a result with a column whose text COPY's CSV does not carry exactly (arrays, unknown types).
+ * The log says which path was taken and why.
+ *
  * Incremental extraction (`incremental: { cursor }`): in one consistent snapshot the step reads the
  * largest cursor value above the committed mark, then exactly the rows between the mark (exclusive)
  * and that value (inclusive); the value is proposed as the new mark, which the engine commits only
@@ -14,6 +20,7 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { bindNamed } from '../../connectors/sql/params.js';
 import { connectForStep, type StepConnection } from '../../connectors/sql/step-support.js';
 import { streamIntoDataset, type SinkResult } from '../../connectors/sql/duckdb-sink.js';
+import { BulkRefused, bulkColumns, copyIntoDataset } from '../../connectors/sql/bulk-sink.js';
 import type { RowStream, SqlDriver } from '../../connectors/sql/driver.js';
 import { sqlQueryConfig, type SqlQueryConfig } from './sql-query-schema.js';
 
@@ -35,10 +42,19 @@ export const sqlQueryStep = defineStep({
       if (bound.unused.length > 0) {
         ctx.log.warn(`params ${bound.unused.map((name) => `'${name}'`).join(', ')} not used by the query`);
       }
+      const bindsValues = config.incremental !== undefined || bound.values.length > 0;
+      if (bindsValues && connection.driver.bulkSource !== undefined && config.bulk === 'auto') {
+        ctx.log.info(
+          `rows stream through a cursor: COPY takes no bound values, and the query has ${config.incremental === undefined ? 'params' : 'an incremental window'}`,
+        );
+      }
+      const bulk = bindsValues ? undefined : await tryBulk(ctx, config, connection, bound.text);
       const outcome =
-        config.incremental === undefined
-          ? { sink: await readInto(ctx, config, connection, bound.text, bound.values, 0), outputs: {} }
-          : await incrementalQuery(ctx, config, connection, bound.text, bound.values);
+        bulk !== undefined
+          ? { sink: bulk, outputs: {} }
+          : config.incremental === undefined
+            ? { sink: await readInto(ctx, config, connection, bound.text, bound.values, 0), outputs: {} }
+            : await incrementalQuery(ctx, config, connection, bound.text, bound.values);
       for (const note of outcome.sink.notes) ctx.log.warn(note);
       ctx.log.info(`${outcome.sink.rows} rows from ${connection.label.replace(/^Step '[^']*', /, '')}`);
       return {
@@ -51,6 +67,49 @@ export const sqlQueryStep = defineStep({
     }
   },
 });
+
+/**
+ * The result read through the driver's bulk path, or undefined when there is none or it cannot take
+ * this result (then the reason is logged and rows stream through a cursor).
+ */
+async function tryBulk(
+  ctx: StepContext,
+  config: SqlQueryConfig,
+  connection: StepConnection,
+  sql: string,
+): Promise<SinkResult | undefined> {
+  const { driver } = connection;
+  if (driver.bulkSource === undefined) return undefined;
+  if (config.bulk === 'off') {
+    ctx.log.info('rows stream through a cursor (bulk: off)');
+    return undefined;
+  }
+  const cursor = (reason: string) => {
+    ctx.log.info(`rows stream through a cursor: ${reason}`);
+    return undefined;
+  };
+  let source;
+  try {
+    source = await driver.bulkSource(sql);
+  } catch (error) {
+    throw connection.fail(error, { phase: 'query', sql });
+  }
+  if (typeof source === 'string') return cursor(source);
+  const columns = bulkColumns(source, config.columns ?? {}, connection.label);
+  if (columns instanceof BulkRefused) return cursor(columns.reason);
+  ctx.log.info('bulk path: COPY (query) TO STDOUT as CSV, read by DuckDB');
+  const statement = source.statement;
+  const result = await copyIntoDataset(ctx, source, columns, {
+    label: connection.label,
+    fail: (error) => connection.fail(error, { phase: 'query', sql: statement, lineOffset: 1 }),
+  });
+  if (result instanceof BulkRefused) {
+    // COPY refused the statement before sending a row (a SHOW, an EXPLAIN); the server's
+    // error left the connection ready for the cursor.
+    return cursor(result.reason);
+  }
+  return result;
+}
 
 /** Trailing semicolons and blanks go, so the query can be wrapped. */
 function trimQuery(query: string): string {

@@ -1,8 +1,9 @@
 /**
  * `storage.put` (a load): uploads a project file, or a dataset written by DuckDB's COPY to a
  * temporary file in the run's workspace, to an object key of an S3-compatible store or a local
- * folder. `if_exists` decides about an existing key, checksums are verified (see the stores), and
- * `retention` prunes older objects under a prefix after the upload succeeded.
+ * folder. `if_exists` decides about an existing key, the file is read once with its checksums
+ * computed and verified on the way (see the stores), and `retention` prunes older objects under a
+ * prefix after the upload succeeded.
  */
 import { rm, stat } from 'node:fs/promises';
 import { defineStep } from '../../core/step.js';
@@ -10,7 +11,7 @@ import { PwError } from '../../core/errors/pw-error.js';
 import { parseDuration } from '../../core/duration.js';
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifiers.js';
 import { openObjectStore } from '../../connectors/storage/open-store.js';
-import { checkKey, checkPrefix, fileDigests } from '../../connectors/storage/object-store.js';
+import { checkKey, checkPrefix } from '../../connectors/storage/object-store.js';
 import { contentTypeFor, formatFromKey, retentionVictims, workspaceTemp } from './storage-common.js';
 import { storagePutConfig } from './storage-schema.js';
 
@@ -88,13 +89,11 @@ export const storagePutStep = defineStep({
         ctx.log.info(`'${config.key}' exists in ${store.description}; skipped (if_exists: skip)`);
         return { bytes: 0, outputs: { key: config.key, skipped: true, bytes: 0, deleted: 0 } };
       }
-      const digests = await fileDigests(file);
       let put;
       try {
         put = await store.putFile(config.key, file, {
           contentType: config.content_type ?? contentTypeFor(config.key),
           partSize: config.part_size_mb * 1024 * 1024,
-          sha256: digests.sha256,
           signal: ctx.signal,
         });
       } catch (error) {
@@ -148,7 +147,7 @@ export const storagePutStep = defineStep({
           skipped: false,
           bytes: put.bytes,
           etag: put.etag ?? null,
-          sha256: digests.sha256,
+          sha256: put.sha256,
           parts: put.parts,
           deleted: deleted.length,
           deleted_keys: deleted.slice(0, 100),

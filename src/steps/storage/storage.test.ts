@@ -1,11 +1,12 @@
 /**
  * Tests for storage.put / get / list / delete against the local-folder store (the embedded default)
  * and an S3-compatible server (s3rver) started on 127.0.0.1, including a missing bucket, refused
- * credentials, multipart uploads with checksums, and an upload cut off half-way by a TCP proxy.
+ * credentials, multipart uploads with checksums, an upload cut off half-way or corrupted on the way
+ * by a TCP proxy, and downloads checked against the ETag the proxy makes the store answer.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createStepHarness, type StepHarness } from '../../testing/step-harness.js';
@@ -25,6 +26,21 @@ import {
 } from '../../connectors/storage/test-s3-server.js';
 
 const ENV = { S3_KEY: S3RVER_KEY, S3_SECRET: S3RVER_SECRET, WRONG_SECRET: 'not-the-secret-1234' };
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex');
+/** The ETag AWS gives `data` uploaded in parts of `partSize`, slice by slice. */
+function multipartEtag(data: Buffer, partSize: number): string {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += partSize) {
+    parts.push(
+      createHash('md5')
+        .update(data.subarray(offset, offset + partSize))
+        .digest(),
+    );
+  }
+  return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
+}
 
 describe('storage helpers', () => {
   it('matches key globs segment by segment', () => {
@@ -170,7 +186,8 @@ describe('storage steps on the local store (the default storage/ folder)', () =>
     const local = await createStepHarness({ connections: { archive: { type: 'local', dir: 'archive' } } });
     try {
       await local.writeFile('f.json', '[{"a":1}]');
-      await local.runStep(put, { connection: 'archive', key: 'x/f.json', path: 'f.json' });
+      const stored = await local.runStep(put, { connection: 'archive', key: 'x/f.json', path: 'f.json' });
+      assert.equal(stored.outputs?.sha256, sha256(Buffer.from('[{"a":1}]')));
       assert.equal(await readFile(join(local.projectDir, 'archive', 'x', 'f.json'), 'utf8'), '[{"a":1}]');
       await assert.rejects(
         local.runStep(get, { connection: 'archive', key: 'x/missing.json', path: 'm.json' }),
@@ -284,7 +301,7 @@ describe('storage steps on an S3-compatible server (s3rver on 127.0.0.1)', () =>
     assert.ok(response !== undefined);
   });
 
-  it('uploads a large file in parts, verifies the multipart ETag, and downloads it with its SHA-256 checked', async () => {
+  it('uploads a large file in parts with its part size stored, and verifies the download', async () => {
     const data = randomBytes(11 * 1024 * 1024 + 123);
     await harness.writeFile('big.bin', data);
     const result = await harness.runStep(put, {
@@ -294,8 +311,9 @@ describe('storage steps on an S3-compatible server (s3rver on 127.0.0.1)', () =>
       part_size_mb: 5,
     });
     assert.equal(result.outputs?.parts, 3);
-    // AWS answers md5-of-part-md5s "-3"; s3rver the MD5 of the whole file: both are verified.
-    assert.match(String(result.outputs?.etag), /^[0-9a-f]{32}(-3)?$/);
+    assert.equal(result.outputs?.sha256, sha256(data));
+    // AWS answers md5-of-part-md5s "-3"; s3rver the MD5 of the whole file.
+    assert.equal(result.outputs?.etag, md5(data));
     const got = await harness.runStep(
       get,
       { connection: 'r2', key: 'big/big.bin', path: 'copy/big.bin' },
@@ -304,7 +322,76 @@ describe('storage steps on an S3-compatible server (s3rver on 127.0.0.1)', () =>
     assert.equal(got.bytes, data.length);
     assert.ok((await readFile(join(harness.projectDir, 'copy', 'big.bin'))).equals(data));
     const rows = await harness.query<{ verified: string }>('SELECT verified FROM bigback');
-    assert.equal(rows[0]?.verified, 'sha256');
+    assert.equal(rows[0]?.verified, 'md5');
+
+    // As AWS would answer: the multipart ETag, checked with the part size stored at upload.
+    const multipart = multipartEtag(data, 5 * 1024 * 1024);
+    proxy.rewriteAnswers(`"${md5(data)}"`, `"${multipart}"`);
+    try {
+      await harness.runStep(
+        get,
+        { connection: 'flaky', key: 'big/big.bin', path: 'copy/big-mp.bin' },
+        { stepId: 'bigmp' },
+      );
+      const mp = await harness.query<{ verified: string; etag: string }>('SELECT verified, etag FROM bigmp');
+      assert.deepEqual(mp[0], { verified: 'multipart-md5', etag: multipart });
+      // A multipart ETag the bytes do not give: nothing is written.
+      proxy.rewriteAnswers(`"${md5(data)}"`, `"${'0'.repeat(32)}-3"`);
+      await assert.rejects(
+        harness.runStep(get, { connection: 'flaky', key: 'big/big.bin', path: 'copy/wrong.bin' }),
+        (error) => pw(error).code === 'PW_STORAGE_CHECKSUM',
+      );
+      assert.equal(
+        await stat(join(harness.projectDir, 'copy', 'wrong.bin')).catch(() => undefined),
+        undefined,
+      );
+    } finally {
+      proxy.rewriteAnswers(undefined);
+    }
+  });
+
+  it('bytes corrupted on the way to a single PUT fail with PW_STORAGE_CHECKSUM; a download refuses the object', async () => {
+    const marker = Buffer.from('<<corrupt here>>');
+    const data = Buffer.concat([randomBytes(40 * 1024), marker, randomBytes(40 * 1024)]);
+    await harness.writeFile('bent.bin', data);
+    proxy.corruptOnce(marker);
+    await assert.rejects(
+      harness.runStep(put, { connection: 'flaky', key: 'bent/bent.bin', path: 'bent.bin' }),
+      (error) => {
+        assert.equal(pw(error).code, 'PW_STORAGE_CHECKSUM');
+        assert.equal(pw(error).kind, 'operational');
+        assert.match(pw(error).message, /the store reports MD5 [0-9a-f]{32}, the file has [0-9a-f]{32}/);
+        return true;
+      },
+    );
+    assert.equal(harness.loads.at(-1)?.status, 'failed');
+    // s3rver stores what it got (AWS refuses it for its Content-MD5); the stored SHA-256 gives it away.
+    await assert.rejects(
+      harness.runStep(get, { connection: 'r2', key: 'bent/bent.bin', path: 'bent-back.bin' }),
+      (error) => pw(error).code === 'PW_STORAGE_CHECKSUM',
+    );
+  });
+
+  it('a part corrupted on the way fails the upload with PW_STORAGE_CHECKSUM and leaves no object', async () => {
+    const marker = Buffer.from('<<corrupt part>>');
+    const data = Buffer.concat([randomBytes(6 * 1024 * 1024), marker, randomBytes(5 * 1024 * 1024)]);
+    await harness.writeFile('bent-mp.bin', data);
+    proxy.corruptOnce(marker);
+    await assert.rejects(
+      harness.runStep(put, {
+        connection: 'flaky',
+        key: 'bentmp/b.bin',
+        path: 'bent-mp.bin',
+        part_size_mb: 5,
+      }),
+      (error) => {
+        assert.equal(pw(error).code, 'PW_STORAGE_CHECKSUM');
+        assert.match(pw(error).message, /for part 2,/);
+        return true;
+      },
+    );
+    await harness.runStep(list, { connection: 'r2', prefix: 'bentmp/' }, { stepId: 'bentlist' });
+    assert.equal(Number((await harness.query<{ n: bigint }>('SELECT count(*) AS n FROM bentlist'))[0]?.n), 0);
   });
 
   it('fails with PW_STORAGE_BUCKET when the bucket does not exist', async () => {
