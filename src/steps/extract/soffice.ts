@@ -10,11 +10,11 @@
  * timeout or the step's abort stops the whole group. The Excel import filter is forced, so a file that
  * is not an Excel workbook fails instead of being opened as text.
  */
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { basename, delimiter, isAbsolute, join } from 'node:path';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PwError } from '../../core/errors/pw-error.js';
+import { findExecutable, isExecutable } from '../../engine/find-executable.js';
 import { runProcess } from '../exec/exec-process.js';
 
 /** The Debian package that provides a headless soffice able to convert spreadsheets. */
@@ -29,15 +29,6 @@ const GRACE_MS = 5_000;
 const EXCEL_FILTER = 'MS Excel 97';
 
 const INSTALL_HINT = `Install LibreOffice's spreadsheet part (\`apt-get install ${SOFFICE_PACKAGE}\` on Debian and Ubuntu), or set \`soffice_path\` in the step (or PIPEWRIGHT_SOFFICE) to a soffice executable; or save the workbook as .xlsx, which needs no converter.`;
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The soffice to use: `configured` (soffice_path, resolved by the caller), else PIPEWRIGHT_SOFFICE,
@@ -65,14 +56,8 @@ export async function findSoffice(
       },
     );
   }
-  if (await isExecutable(DEFAULT_SOFFICE)) return DEFAULT_SOFFICE;
-  const folders = (env['PATH'] ?? '').split(delimiter).filter((folder) => isAbsolute(folder));
-  for (const name of SOFFICE_NAMES) {
-    for (const folder of folders) {
-      const candidate = join(folder, name);
-      if (await isExecutable(candidate)) return candidate;
-    }
-  }
+  const found = await findExecutable(DEFAULT_SOFFICE, SOFFICE_NAMES, env);
+  if (found !== undefined) return found;
   throw new PwError(
     'PW_SOFFICE_MISSING',
     `Cannot read ${file}: legacy .xls workbooks need LibreOffice (package ${SOFFICE_PACKAGE}), and no soffice was found (tried ${DEFAULT_SOFFICE}, ${SOFFICE_NAMES.join(', ')} on PATH)`,

@@ -5,11 +5,10 @@
  * nothing but the document itself. The browser is closed when the step's signal aborts, and on
  * every way out.
  */
-import { constants } from 'node:fs';
-import { access, stat, writeFile } from 'node:fs/promises';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { PwError } from '../../core/errors/pw-error.js';
+import { findExecutable, isExecutable } from '../../engine/find-executable.js';
 import { escapeHtml } from './report-format.js';
 import type { PdfOptions } from './report-schema.js';
 
@@ -39,15 +38,6 @@ const CHROMIUM_ARGS = [
 const INSTALL_HINT =
   'Install Chromium (`apt-get install chromium` on Debian and Ubuntu), or set `chromium_path` in the step (or PIPEWRIGHT_CHROMIUM) to a Chrome or Chromium executable; `pdf: false` writes the HTML report only.';
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The Chromium to use: `configured` (chromium_path, resolved by the caller), else PIPEWRIGHT_CHROMIUM,
  * else /usr/bin/chromium, else the first of CHROMIUM_NAMES on PATH. PW_REPORT_BROWSER_MISSING when
@@ -74,14 +64,8 @@ export async function findChromium(
       },
     );
   }
-  if (await isExecutable(DEFAULT_CHROMIUM)) return DEFAULT_CHROMIUM;
-  const folders = (env['PATH'] ?? '').split(delimiter).filter((folder) => isAbsolute(folder));
-  for (const name of CHROMIUM_NAMES) {
-    for (const folder of folders) {
-      const candidate = join(folder, name);
-      if (await isExecutable(candidate)) return candidate;
-    }
-  }
+  const found = await findExecutable(DEFAULT_CHROMIUM, CHROMIUM_NAMES, env);
+  if (found !== undefined) return found;
   throw new PwError(
     'PW_REPORT_BROWSER_MISSING',
     `Cannot render ${target}: no Chromium found (tried ${DEFAULT_CHROMIUM}, ${CHROMIUM_NAMES.join(', ')} on PATH)`,
